@@ -1,0 +1,3 @@
+from packtwin.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Identifiers, the battery hierarchy, the repository (stores and change events), the AAS HTTP API, AASX/JSON/XML."""

@@ -1,0 +1,138 @@
+"""The AAS repository: shells, submodels and concept descriptions in one object store, with change events.
+
+Everything that writes twins (the HTTP API, the analytics workers, the telemetry pipeline, importers) goes through
+this class so that every write is persisted and announced on the :class:`~packtwin.aas.events.EventBus`.
+Objects handed out are the stored objects themselves; after changing one in place call :meth:`commit`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from basyx.aas import model
+
+from packtwin.aas.events import ChangeEvent, EventBus, Operation, Target
+from packtwin.aas.stores import DictStore, SQLiteStore
+
+_TARGETS: dict[type, Target] = {
+    model.AssetAdministrationShell: Target.SHELL,
+    model.Submodel: Target.SUBMODEL,
+    model.ConceptDescription: Target.CONCEPT_DESCRIPTION,
+}
+
+
+def target_of(obj: model.Identifiable) -> Target:
+    for cls, target in _TARGETS.items():
+        if isinstance(obj, cls):
+            return target
+    raise TypeError(f"unsupported identifiable {type(obj).__name__}")
+
+
+class Repository:
+    def __init__(self, store: model.AbstractObjectStore | None = None, bus: EventBus | None = None) -> None:
+        self.store = store if store is not None else DictStore()
+        self.bus = bus or EventBus()
+        # One writer at a time: the HTTP API, workers and importers may share the repository across threads.
+        self.lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, bus: EventBus | None = None) -> Repository:
+        """An in-memory repository for ``None``, else the SQLite store at ``path``."""
+        return cls(SQLiteStore(path) if path is not None else DictStore(), bus)
+
+    # -- reads ---------------------------------------------------------------------------------------------------------
+    def get(self, identifier: str) -> model.Identifiable:
+        return self.store.get_item(identifier)
+
+    def __contains__(self, identifier: object) -> bool:
+        return identifier in self.store
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __iter__(self) -> Iterator[model.Identifiable]:
+        return iter(self.store)
+
+    def shells(self) -> list[model.AssetAdministrationShell]:
+        return [x for x in self.store if isinstance(x, model.AssetAdministrationShell)]
+
+    def submodels(self) -> list[model.Submodel]:
+        return [x for x in self.store if isinstance(x, model.Submodel)]
+
+    def concept_descriptions(self) -> list[model.ConceptDescription]:
+        return [x for x in self.store if isinstance(x, model.ConceptDescription)]
+
+    def get_shell(self, identifier: str) -> model.AssetAdministrationShell:
+        obj = self.get(identifier)
+        if not isinstance(obj, model.AssetAdministrationShell):
+            raise KeyError(identifier)
+        return obj
+
+    def get_submodel(self, identifier: str) -> model.Submodel:
+        obj = self.get(identifier)
+        if not isinstance(obj, model.Submodel):
+            raise KeyError(identifier)
+        return obj
+
+    # -- writes (each persisted before its event is published) -------------------------------------------------------
+    def add(self, obj: model.Identifiable) -> None:
+        self.add_many([obj])
+
+    def add_many(self, objects: Iterable[model.Identifiable]) -> None:
+        objects = list(objects)
+        with self.lock:
+            if isinstance(self.store, SQLiteStore):
+                self.store.add_many(objects)
+            else:
+                for obj in objects:
+                    if obj.id in self.store:
+                        raise KeyError(f"Identifiable with id {obj.id} already exists")
+                for obj in objects:
+                    self.store.add(obj)
+        for obj in objects:
+            self.bus.publish(ChangeEvent(Operation.CREATED, target_of(obj), obj.id, obj=obj))
+
+    def replace(self, obj: model.Identifiable) -> None:
+        """Put ``obj`` in place of the stored identifiable with the same id."""
+        with self.lock:
+            old = self.store.get_item(obj.id)
+            if type(old) is not type(obj):
+                raise TypeError(f"{obj.id} is a {type(old).__name__}, not a {type(obj).__name__}")
+            if isinstance(self.store, SQLiteStore):
+                self.store.commit(obj)
+            else:
+                self.store.discard(old)
+                self.store.add(obj)
+        self.bus.publish(ChangeEvent(Operation.UPDATED, target_of(obj), obj.id, obj=obj))
+
+    def commit(self, obj: model.Identifiable, id_short_path: str | None = None,
+               operation: Operation = Operation.UPDATED, element: object | None = None) -> None:
+        """Persist an in-place change of ``obj``; ``id_short_path`` names the changed element, if one."""
+        with self.lock:
+            self.store.commit(obj)
+        if id_short_path is None:
+            self.bus.publish(ChangeEvent(operation, target_of(obj), obj.id, obj=obj))
+        else:
+            self.bus.publish(ChangeEvent(operation, Target.SUBMODEL_ELEMENT, obj.id, id_short_path, obj=element))
+
+    def delete(self, identifier: str) -> model.Identifiable:
+        with self.lock:
+            obj = self.store.get_item(identifier)
+            self.store.discard(obj)
+        self.bus.publish(ChangeEvent(Operation.DELETED, target_of(obj), identifier))
+        return obj
+
+    # -- lookups -------------------------------------------------------------------------------------------------------
+    def find_shells(self, name: str, value: str) -> list[model.AssetAdministrationShell]:
+        """Shells whose specificAssetId ``name`` equals ``value`` (``globalAssetId`` matches the global one)."""
+        found = []
+        for shell in self.shells():
+            info = shell.asset_information
+            if name == "globalAssetId":
+                if info.global_asset_id == value:
+                    found.append(shell)
+            elif any(s.name == name and s.value == value for s in info.specific_asset_id):
+                found.append(shell)
+        return found

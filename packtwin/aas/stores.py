@@ -1,0 +1,114 @@
+"""Object stores for AAS identifiables: in memory (tests) and SQLite (the crash-safe embedded default).
+
+Both implement basyx's ``AbstractObjectStore`` so that anything written for basyx stores works on them. The SQLite
+store keeps every identifiable as one row of AAS JSON and a decoded copy in memory; each ``add``/``commit``/``discard``
+is one transaction with ``synchronous=FULL`` in WAL mode, so a write that returned survives ``kill -9`` and power loss.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from basyx.aas import model
+from basyx.aas.adapter.json import json_deserialization, json_serialization
+
+DictStore = model.DictIdentifiableStore
+
+
+def to_json(obj: model.Identifiable) -> str:
+    return json.dumps(obj, cls=json_serialization.AASToJsonEncoder, separators=(",", ":"))
+
+
+def from_json(text: str) -> model.Identifiable:
+    return json.loads(text, cls=json_deserialization.StrictAASFromJsonDecoder)
+
+
+class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable]):
+    """Identifiables persisted in one SQLite file; reads are served from memory."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS identifiable (id TEXT PRIMARY KEY, type TEXT NOT NULL, json TEXT NOT NULL)"
+        )
+        self._objects: dict[str, model.Identifiable] = {}
+        for ident, text in self._db.execute("SELECT id, json FROM identifiable"):
+            self._objects[ident] = from_json(text)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def get_item(self, identifier: model.Identifier) -> model.Identifiable:
+        return self._objects[identifier]
+
+    def add(self, x: model.Identifiable) -> None:
+        self.add_many([x])
+
+    def add_many(self, objects: Iterable[model.Identifiable]) -> None:
+        """Add many identifiables in one transaction: all of them or none."""
+        objects = list(objects)
+        with self._lock:
+            seen: set[str] = set()
+            for x in objects:
+                if x.id in self._objects or x.id in seen:
+                    raise KeyError(f"Identifiable with id {x.id} already exists in the store")
+                seen.add(x.id)
+            rows = [(x.id, type(x).__name__, to_json(x)) for x in objects]
+            with self._transaction():
+                self._db.executemany("INSERT INTO identifiable (id, type, json) VALUES (?, ?, ?)", rows)
+            for x in objects:
+                self._objects[x.id] = x
+
+    def commit(self, x: model.Identifiable) -> None:
+        """Write ``x`` (the stored object changed in place, or a replacement with the same id)."""
+        with self._lock:
+            if x.id not in self._objects:
+                raise KeyError(f"No identifiable with id {x.id} in the store")
+            with self._transaction():
+                self._db.execute("UPDATE identifiable SET json = ?, type = ? WHERE id = ?",
+                                 (to_json(x), type(x).__name__, x.id))
+            self._objects[x.id] = x
+
+    def discard(self, x: model.Identifiable) -> None:
+        with self._lock:
+            if x.id not in self._objects:
+                raise KeyError(f"No identifiable with id {x.id} in the store")
+            with self._transaction():
+                self._db.execute("DELETE FROM identifiable WHERE id = ?", (x.id,))
+            del self._objects[x.id]
+
+    def __contains__(self, x: object) -> bool:
+        if isinstance(x, model.Identifiable):
+            return x.id in self._objects
+        return isinstance(x, str) and x in self._objects
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __iter__(self) -> Iterator[model.Identifiable]:
+        return iter(list(self._objects.values()))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

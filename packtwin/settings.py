@@ -1,0 +1,60 @@
+"""One settings object for ports, paths and addresses.
+
+Values come, in rising priority, from the defaults below, a TOML file (``PACKTWIN_CONFIG`` or ``./packtwin.toml``)
+and ``PACKTWIN_<FIELD>`` environment variables (e.g. ``PACKTWIN_HTTP_PORT=9090``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # Identifiers of every twin are IRIs under this base; set it to a domain you control.
+    base_iri: str = "https://example.org/packtwin"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    api_prefix: str = "/api/v3.0"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    data_dir: str = "packtwin-data"
+    # SQLite file path, or a postgresql:// URL for scale.
+    timeseries_url: str = ""
+    max_body_bytes: int = 16 * 1024 * 1024
+    estimate_period_s: float = 5.0
+    latest_values_period_s: float = 1.0
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+
+def _coerce(field: dataclasses.Field[Any], raw: Any) -> Any:
+    if field.type in ("int", int):
+        return int(raw)
+    if field.type in ("float", float):
+        return float(raw)
+    return str(raw)
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the TOML file, the environment and explicit overrides (highest)."""
+    values: dict[str, Any] = {}
+    path = Path(config_file or os.environ.get("PACKTWIN_CONFIG", "packtwin.toml"))
+    if path.is_file():
+        with path.open("rb") as fh:
+            values.update(tomllib.load(fh).get("packtwin", {}))
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    for name in fields:
+        env = os.environ.get(f"PACKTWIN_{name.upper()}")
+        if env is not None:
+            values[name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+    return Settings(**{k: _coerce(fields[k], v) for k, v in values.items()})

@@ -1,0 +1,1 @@
+"""One module per IDTA submodel template: build, read and validate; semantic ids live here and nowhere else."""

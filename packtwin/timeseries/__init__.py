@@ -1,0 +1,1 @@
+"""The telemetry history: SQLite embedded, PostgreSQL for scale."""
