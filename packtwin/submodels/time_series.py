@@ -1,0 +1,63 @@
+"""IDTA 02008 Time Series Data: the pack's operational data (telemetry) as metadata, latest values and a
+LinkedSegment that points at the time-series store where the history lives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from basyx.aas import model
+
+from packtwin.aas.hierarchy import Battery
+from packtwin.aas.ids import Level
+from packtwin.submodels.access import AccessGroup
+from packtwin.submodels.part import Part
+
+# Operational data of a pack is not a passport attribute; it is given the state-of-health group (legitimate
+# interest) since the history reveals the same information.
+PART = Part(
+    name="time_series",
+    resource="idta-02008-time-series.json",
+    levels=frozenset({Level.PACK}),
+    access={"Metadata": AccessGroup.LEGITIMATE_INTEREST, "Segments": AccessGroup.LEGITIMATE_INTEREST},
+    is_passport=False,
+)
+
+# The variables of a pack's telemetry record (docs/mqtt.md); Time is the template's mandatory relative time.
+RECORD_VARIABLES = {
+    "PackCurrent": ("xs:double", "A"),
+    "PackVoltage": ("xs:double", "V"),
+    "MinCellVoltage": ("xs:double", "V"),
+    "MaxCellVoltage": ("xs:double", "V"),
+    "MaxTemperature": ("xs:double", "degC"),
+}
+
+
+def values(battery: Battery, endpoint: str, query: str) -> dict[str, Any]:
+    return {
+        "Metadata": {
+            "Name": {"en": f"Operational data of pack {battery.serial}"},
+            "Description": {"en": "Pack current, cell voltages and temperatures as received from the gateway."},
+            "Record": {"Time": 0},
+        },
+        "Segments": {
+            "LinkedSegment": {
+                "Name": {"en": "Telemetry history"},
+                "State": "in progress",
+                "Endpoint": endpoint,
+                "Query": query,
+            },
+        },
+    }
+
+
+def build(battery: Battery, submodel_id: str, endpoint: str, query: str) -> model.Submodel:
+    """The template instance plus one Property per record variable (the template's sample variables are examples
+    that each user replaces with its own)."""
+    sm = PART.build(submodel_id, values(battery, endpoint, query))
+    record = sm.get_referable("Metadata").get_referable("Record")
+    for name, (value_type, _unit) in RECORD_VARIABLES.items():
+        record.value.add(model.Property(name, model.datatypes.XSD_TYPE_CLASSES[value_type],
+                                        semantic_id=model.ExternalReference((model.Key(
+                                            model.KeyTypes.GLOBAL_REFERENCE,
+                                            f"https://packtwin.org/vocab/telemetry/{name}"),))))
+    return sm
