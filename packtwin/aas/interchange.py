@@ -22,6 +22,8 @@ from basyx.aas.adapter.json import json_deserialization, json_serialization
 from basyx.aas.adapter.xml import xml_deserialization, xml_serialization
 from lxml import etree
 
+from packtwin.aas.serialization import AASJsonEncoder
+
 FORMATS = (".json", ".xml", ".aasx")
 THUMBNAIL_PART = "/packtwin-thumbnail.png"
 
@@ -105,7 +107,7 @@ def write_environment(path: str | os.PathLike[str], objects: Iterable[model.Iden
     try:
         if fmt == ".json":
             with open(tmp, "w", encoding="utf-8") as fh:
-                json_serialization.write_aas_json_file(fh, store)
+                json_serialization.write_aas_json_file(fh, store, encoder=AASJsonEncoder)
         elif fmt == ".xml":
             with open(tmp, "wb") as fh:
                 xml_serialization.write_aas_xml_file(fh, store)
@@ -123,7 +125,8 @@ def _write_aasx(path: str, store: model.DictIdentifiableStore, files: aasx.Abstr
                 thumbnail: tuple[bytes, str] | None) -> None:
     with aasx.AASXWriter(path, failsafe=False) as writer:
         # One environment part with everything (shells, submodels, concept descriptions), as in the IDTA templates.
-        writer.write_all_aas_objects("/aasx/data.json", store, files, write_json=True)
+        # XML inside the package: basyx's AASX writer has no encoder hook for the JSON defect fixed in serialization.
+        writer.write_all_aas_objects("/aasx/data.xml", store, files, write_json=False)
         if thumbnail is not None:
             writer.write_thumbnail(THUMBNAIL_PART, bytearray(thumbnail[0]), thumbnail[1])
 

@@ -7,24 +7,16 @@ is one transaction with ``synchronous=FULL`` in WAL mode, so a write that return
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from basyx.aas import model
-from basyx.aas.adapter.json import json_deserialization, json_serialization
+
+from packtwin.aas.serialization import from_json, to_json
 
 DictStore = model.DictIdentifiableStore
-
-
-def to_json(obj: model.Identifiable) -> str:
-    return json.dumps(obj, cls=json_serialization.AASToJsonEncoder, separators=(",", ":"))
-
-
-def from_json(text: str) -> model.Identifiable:
-    return json.loads(text, cls=json_deserialization.StrictAASFromJsonDecoder)
 
 
 class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable]):

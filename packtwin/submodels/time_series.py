@@ -20,6 +20,7 @@ PART = Part(
     levels=frozenset({Level.PACK}),
     access={"Metadata": AccessGroup.LEGITIMATE_INTEREST, "Segments": AccessGroup.LEGITIMATE_INTEREST},
     is_passport=False,
+    open_containers=frozenset({"Metadata.Record"}),
 )
 
 # The variables of a pack's telemetry record (docs/mqtt.md); Time is the template's mandatory relative time.
