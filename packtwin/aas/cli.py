@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 
@@ -27,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _fleet_create(args: argparse.Namespace) -> int:
     from packtwin.aas.documents import thumbnail_png
-    from packtwin.aas.fleet import build_fleet
-    from packtwin.aas.interchange import InterchangeError, format_of, write_environment
+    from packtwin.aas.fleet import DEFAULT_TIMESERIES_ENDPOINT, build_fleet, plan_fleet, write_fleet_json
+    from packtwin.aas.interchange import InterchangeError, atomic_text, format_of, write_environment
     from packtwin.aas.spec import SpecError, load_spec
     from packtwin.settings import load_settings
 
@@ -45,10 +46,17 @@ def _fleet_create(args: argparse.Namespace) -> int:
         return 1
     base = args.base or load_settings().base_iri
     started = time.perf_counter()
-    fleet = build_fleet(args.packs, args.modules, args.cells, spec=spec, base=base)
-    write_environment(args.out, fleet.objects, fleet.files, thumbnail=(thumbnail_png(), "image/png"))
-    shells = sum(1 for _ in fleet.batteries())
-    print(f"wrote {args.out}: {shells} AAS ({args.packs} packs), {len(fleet.objects)} identifiables "
+    if format_of(args.out) == ".json":
+        spec, hierarchy = plan_fleet(args.packs, args.modules, args.cells, spec, base)
+        with atomic_text(args.out) as fh:
+            count = write_fleet_json(fh, hierarchy, spec, dt.datetime.now(dt.UTC).replace(microsecond=0),
+                                     DEFAULT_TIMESERIES_ENDPOINT)
+    else:
+        fleet = build_fleet(args.packs, args.modules, args.cells, spec=spec, base=base)
+        write_environment(args.out, fleet.objects, fleet.files, thumbnail=(thumbnail_png(), "image/png"))
+        hierarchy, count = fleet.packs, len(fleet.objects)
+    shells = sum(1 for pack in hierarchy for _ in pack.walk())
+    print(f"wrote {args.out}: {shells} AAS ({args.packs} packs), {count} identifiables "
           f"in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -8,13 +8,15 @@ nothing half-written.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 from basyx.aas import model
 from basyx.aas.adapter import aasx
@@ -92,6 +94,23 @@ def _describe(exc: BaseException) -> str:
         parts.append(str(cause))
         cause = cause.__cause__ or cause.__context__
     return " <- ".join(p for p in parts if p)
+
+
+@contextlib.contextmanager
+def atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """A text file that appears at ``path`` only when the block completes (fsync'd, then renamed)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_environment(path: str | os.PathLike[str], objects: Iterable[model.Identifiable],
