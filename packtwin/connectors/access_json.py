@@ -59,3 +59,71 @@ def filtered(node: dict[str, Any], clearance: AccessGroup,
         return None
     prune(node, clearance, inherited)
     return node
+
+
+def parent_path(id_short_path: str) -> str | None:
+    """The idShortPath of the parent element, or None for a top-level element."""
+    segments = list(model.Referable.parse_id_short_path(id_short_path))
+    parent = ""
+    for seg in segments[:-1]:
+        parent = f"{parent}[{seg}]" if seg.isdigit() else (f"{parent}.{seg}" if parent else seg)
+    return parent or None
+
+
+class AccessIndex:
+    """The own access marks of every element seen, per identifiable ("" = the identifiable itself).
+
+    Deletion events carry no object, so a way out that must not reveal restricted deletions remembers the marks of
+    what it published: the deleted element's own mark, else the effective group of its nearest live ancestor.
+    """
+
+    def __init__(self) -> None:
+        self._marks: dict[str, dict[str, AccessGroup]] = {}
+
+    def index(self, identifiable_id: str, path: str, node: dict[str, Any]) -> None:
+        """Record the marks of ``node`` (at ``path``; "" for the identifiable) and its descendants."""
+        self.forget(identifiable_id, path)
+        self._walk(identifiable_id, path, node)
+
+    def _walk(self, identifiable_id: str, path: str, node: dict[str, Any]) -> None:
+        own = own_group(node)
+        if own is not None:
+            self._marks.setdefault(identifiable_id, {})[path] = own
+        is_list = node.get("modelType") == "SubmodelElementList"
+        for key in _CHILD_KEYS:
+            children = node.get(key)
+            if not isinstance(children, list):
+                continue
+            for i, child in enumerate(children):
+                if not isinstance(child, dict) or ("idShort" not in child and not is_list):
+                    continue
+                if is_list:
+                    step = f"{path}[{i}]"
+                else:
+                    step = f"{path}.{child['idShort']}" if path else child["idShort"]
+                self._walk(identifiable_id, step, child)
+
+    def forget(self, identifiable_id: str, path: str = "") -> None:
+        """Drop the marks at ``path`` and below ("" drops the whole identifiable)."""
+        if path == "":
+            self._marks.pop(identifiable_id, None)
+            return
+        marks = self._marks.get(identifiable_id)
+        if marks:
+            for key in [k for k in marks if k == path or k.startswith((path + ".", path + "["))]:
+                del marks[key]
+
+    def own_mark(self, identifiable_id: str, path: str = "") -> AccessGroup | None:
+        return self._marks.get(identifiable_id, {}).get(path)
+
+    def group_at(self, identifiable_id: str, path: str | None) -> AccessGroup:
+        """The effective group at ``path`` (None = the identifiable) from the recorded marks of it and its ancestors."""
+        marks = self._marks.get(identifiable_id, {})
+        group = marks.get("", AccessGroup.PUBLIC)
+        if not path:
+            return group
+        prefix = ""
+        for seg in model.Referable.parse_id_short_path(path):
+            prefix = f"{prefix}[{seg}]" if seg.isdigit() else (f"{prefix}.{seg}" if prefix else seg)
+            group = marks.get(prefix, group)
+        return group

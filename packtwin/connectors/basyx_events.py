@@ -29,7 +29,7 @@ from basyx.aas import model
 from packtwin.aas.events import ChangeEvent, Operation, Target
 from packtwin.aas.repository import Repository
 from packtwin.connectors import access_json
-from packtwin.submodels.access import AccessGroup, own_access_group
+from packtwin.submodels.access import AccessGroup
 
 logger = logging.getLogger(__name__)
 
@@ -60,17 +60,6 @@ def element_topic(repo_id: str, submodel_id: str, id_short_path: str, operation:
             f"{id_short_path}/{operation.value}")
 
 
-def _parent_path(id_short_path: str) -> str | None:
-    """The idShortPath of the parent element, or None for a top-level element."""
-    segments = list(model.Referable.parse_id_short_path(id_short_path))
-    if len(segments) <= 1:
-        return None
-    parent = ""
-    for seg in segments[:-1]:
-        parent += f"[{seg}]" if seg.isdigit() else (f".{seg}" if parent else seg)
-    return parent
-
-
 @dataclass(frozen=True)
 class Message:
     topic: str
@@ -87,9 +76,8 @@ class BasyxEventPublisher:
         self.repo_id = repo_id
         self.groups = tuple(sorted(set(groups)))
         self.qos = qos
-        # Own access marks per identifiable ("" = the identifiable itself, else the idShortPath), so that a deletion,
-        # whose event carries no object, is still published only where the deleted thing was visible.
-        self._marks: dict[str, dict[str, AccessGroup]] = {}
+        # Marks of everything seen, so that deletions (which carry no object) go only where the thing was visible.
+        self.access = access_json.AccessIndex()
         self._unsubscribe: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------------------
@@ -97,7 +85,7 @@ class BasyxEventPublisher:
         with self.repo.lock:
             for obj in self.repo:
                 if isinstance(obj, model.AssetAdministrationShell | model.Submodel):
-                    self._index(obj.id, "", access_json.to_dict(obj))
+                    self.access.index(obj.id, "", access_json.to_dict(obj))
             self._unsubscribe = self.repo.bus.subscribe(self._on_event)
         return self
 
@@ -122,41 +110,35 @@ class BasyxEventPublisher:
     def _identifiable_messages(self, event: ChangeEvent) -> list[Message]:
         topic_of = shell_topic if event.target is Target.SHELL else submodel_topic
         if event.operation is Operation.DELETED:
-            group = self._marks.pop(event.identifiable_id, {}).get("", AccessGroup.PUBLIC)
+            group = self.access.group_at(event.identifiable_id, None)
+            self.access.forget(event.identifiable_id)
             # The bus does not carry the deleted object; BaSyx sends its full JSON, we send its identity.
             model_type = "AssetAdministrationShell" if event.target is Target.SHELL else "Submodel"
-            body: dict[str, Any] | None = {"modelType": model_type, "id": event.identifiable_id}
+            body: dict[str, Any] = {"modelType": model_type, "id": event.identifiable_id}
         else:
             body = access_json.to_dict(event.obj)  # type: ignore[arg-type]
-            self._marks.pop(event.identifiable_id, None)
-            self._index(event.identifiable_id, "", body)
+            self.access.index(event.identifiable_id, "", body)
             group = access_json.effective_group(body)
         return self._fan_out(group, body, lambda rid: topic_of(rid, event.operation))
 
     def _element_messages(self, event: ChangeEvent) -> list[Message]:
         sm_id, path = event.identifiable_id, event.id_short_path or ""
-        inherited = self._live_group(sm_id, _parent_path(path))
-        marks = self._marks.setdefault(sm_id, {})
-        if event.obj is not None:
-            body: dict[str, Any] | None = access_json.to_dict(event.obj)  # type: ignore[arg-type]
-        else:
-            body = None
+        inherited = self.access.group_at(sm_id, access_json.parent_path(path))
+        body = access_json.to_dict(event.obj) if event.obj is not None else None  # type: ignore[arg-type]
         if event.operation is Operation.DELETED:
-            own = access_json.own_group(body) if body is not None else marks.get(path)
+            own = access_json.own_group(body) if body is not None else self.access.own_mark(sm_id, path)
             group = own if own is not None else inherited
-            self._forget(sm_id, path)
+            self.access.forget(sm_id, path)
             if body is None:
                 body = {"idShort": list(model.Referable.parse_id_short_path(path))[-1]}
         else:
             if body is None:
                 return []
-            self._forget(sm_id, path)
-            self._index(sm_id, path, body)
+            self.access.index(sm_id, path, body)
             group = access_json.effective_group(body, inherited)
-        return self._fan_out(group, body, lambda rid: element_topic(rid, sm_id, path, event.operation),
-                             inherited)
+        return self._fan_out(group, body, lambda rid: element_topic(rid, sm_id, path, event.operation), inherited)
 
-    def _fan_out(self, group: AccessGroup, body: dict[str, Any] | None, topic_of: Any,
+    def _fan_out(self, group: AccessGroup, body: dict[str, Any], topic_of: Any,
                  inherited: AccessGroup = AccessGroup.PUBLIC) -> list[Message]:
         out = []
         for clearance in self.groups:
@@ -168,51 +150,6 @@ class BasyxEventPublisher:
             out.append(Message(topic_of(repo_id_for(self.repo_id, clearance)),
                                json.dumps(view, separators=(",", ":")).encode("utf-8")))
         return out
-
-    # -- access marks --------------------------------------------------------------------------------------------------
-    def _live_group(self, identifiable_id: str, path: str | None) -> AccessGroup:
-        """The effective group of the live node at ``path`` (None = the identifiable), walking up to what exists."""
-        marks = self._marks.get(identifiable_id, {})
-        group = marks.get("", AccessGroup.PUBLIC)
-        if path is None:
-            return group
-        try:
-            obj = self.repo.get(identifiable_id)
-        except KeyError:
-            return group
-        segments = list(model.Referable.parse_id_short_path(path))
-        node: Any = obj
-        for seg in segments:
-            try:
-                node = node.get_referable(seg) if not seg.isdigit() else list(node.value)[int(seg)]
-            except (KeyError, IndexError, TypeError, AttributeError, ValueError):
-                break
-            mark = own_access_group(node) if isinstance(node, model.HasExtension) else None
-            if mark is not None:
-                group = mark
-        return group
-
-    def _index(self, identifiable_id: str, path: str, node: dict[str, Any]) -> None:
-        own = access_json.own_group(node)
-        if own is not None:
-            self._marks.setdefault(identifiable_id, {})[path] = own
-        for key in ("submodelElements", "value", "statements", "annotations"):
-            children = node.get(key)
-            if not isinstance(children, list):
-                continue
-            is_list = node.get("modelType") == "SubmodelElementList"
-            for i, child in enumerate(children):
-                if not isinstance(child, dict) or ("idShort" not in child and not is_list):
-                    continue
-                step = f"[{i}]" if is_list else (f"{path}.{child['idShort']}" if path else child["idShort"])
-                self._index(identifiable_id, f"{path}{step}" if is_list else step, child)
-
-    def _forget(self, identifiable_id: str, path: str) -> None:
-        marks = self._marks.get(identifiable_id)
-        if not marks:
-            return
-        for key in [k for k in marks if k == path or k.startswith(path + ".") or k.startswith(path + "[")]:
-            del marks[key]
 
 
 def connect(mqtt_url: str, client_id: str = "", mqtt5: bool = False) -> Any:
