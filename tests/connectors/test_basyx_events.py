@@ -70,8 +70,8 @@ class _Sink:
         return self.take(1000, wait_s)
 
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -84,8 +84,8 @@ def setup(mqtt_broker):
     yield repo, sink
     pub.stop()
     sink.close()
-    client.loop_stop()
     client.disconnect()
+    client.loop_stop()
 
 
 def test_topics_follow_basyx_topic_factories():

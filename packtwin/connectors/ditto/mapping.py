@@ -170,7 +170,8 @@ class ThingMapper:
         sid = _semantic_id(body)
         if sid:
             feature["definition"] = [definition_of(sid)]
-        return self._feature_ids.get(submodel.id) or submodel.id_short or submodel.id, feature
+        fid = self._feature_ids.get(submodel.id) or (submodel.id_short or submodel.id).replace("/", "_")
+        return fid, feature
 
     def thing(self, shell: model.AssetAdministrationShell, submodels: list[model.Submodel]) -> dict[str, Any]:
         shell_body = access_json.to_dict(shell)
@@ -184,15 +185,12 @@ class ThingMapper:
             attributes["specificAssetIds"] = specific
         features: dict[str, Any] = {}
         sources: dict[str, Any] = {}
+        self.assign_feature_ids(submodels)
         for sm in submodels:
             mapped = self.feature(sm)
             if mapped is None:
                 continue
             fid, feature = mapped
-            base, n = fid, 2
-            while fid in features:  # idShorts of submodels need not be unique within a shell
-                fid, n = f"{base}_{n}", n + 1
-            self._feature_ids[sm.id] = fid
             features[fid] = feature
             src = {"submodelId": sm.id}
             if sm.semantic_id is not None and sm.semantic_id.key:
@@ -205,14 +203,25 @@ class ThingMapper:
             thing["definition"] = definition_of(shell.asset_information.asset_type)
         return thing
 
+    def assign_feature_ids(self, submodels: list[model.Submodel]) -> None:
+        """featureId = submodel idShort; ``_2``, ``_3``... when idShorts repeat within one shell (they may)."""
+        taken: set[str] = set()
+        for sm in submodels:
+            base = fid = (sm.id_short or sm.id).replace("/", "_")
+            n = 2
+            while fid in taken:
+                fid, n = f"{base}_{n}", n + 1
+            taken.add(fid)
+            self._feature_ids[sm.id] = fid
+
     def feature_id(self, submodel_id: str) -> str | None:
         return self._feature_ids.get(submodel_id)
 
 
 def submodels_of(shell: model.AssetAdministrationShell, store: Any) -> list[model.Submodel]:
-    """The submodels a shell references that exist in ``store`` (a basyx object store or Repository)."""
+    """The submodels a shell references that exist in ``store`` (a basyx object store or Repository), by id."""
     out = []
-    for ref in shell.submodel:
+    for ref in sorted(shell.submodel, key=lambda r: r.key[-1].value if r.key else ""):
         sm_id = ref.key[-1].value if ref.key else None
         try:
             obj = store.get_item(sm_id) if hasattr(store, "get_item") else store.get(sm_id)

@@ -38,6 +38,14 @@ def schema(name: str) -> dict[str, Any]:
         doc = copy.deepcopy(doc)
         feature = schema("feature_v2")
         doc["properties"]["features"]["additionalProperties"] = {k: v for k, v in feature.items() if k != "$schema"}
+    if name == "policy":
+        # Defect: policy.json puts the schema of a policy entry (and of an import) under
+        # "properties": {"additionalProperties": ...}, i.e. it only constrains an entry literally named
+        # "additionalProperties" and leaves every real entry unchecked. Move it to where it was meant to be.
+        doc = copy.deepcopy(doc)
+        for key in ("entries", "imports"):
+            node = doc["properties"][key]
+            node["additionalProperties"] = node.pop("properties")["additionalProperties"]
     return doc
 
 
