@@ -13,7 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: list[str] = [
+COMMAND_MODULES = [
+    "packtwin.aas.cli",
     "packtwin.connectors.ditto.cli",
 ]
 
