@@ -39,27 +39,11 @@ class ExportResult:
 
 
 def load_environment(path: str | Path) -> model.DictIdentifiableStore:
-    """An AAS environment from AAS JSON, XML or AASX (chosen by suffix); clear errors for anything else."""
-    from basyx.aas.adapter import aasx
-    from basyx.aas.adapter.json import read_aas_json_file
-    from basyx.aas.adapter.xml import read_aas_xml_file
+    """An AAS environment from AAS JSON, XML or AASX; :class:`~packtwin.aas.interchange.InterchangeError` (a
+    ValueError naming the file and the problem) for anything unreadable."""
+    from packtwin.aas.interchange import read_environment
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        with path.open(encoding="utf-8-sig") as fh:
-            return read_aas_json_file(fh, failsafe=False)
-    if suffix == ".xml":
-        with path.open("rb") as fh:
-            return read_aas_xml_file(fh, failsafe=False)
-    if suffix == ".aasx":
-        store: model.DictIdentifiableStore = model.DictIdentifiableStore()
-        with aasx.AASXReader(path) as reader:
-            reader.read_into(store, aasx.DictSupplementaryFileContainer())
-        return store
-    raise ValueError(f"{path}: unknown format {suffix!r}; expected .json, .xml or .aasx")
+    return read_environment(path)[0]
 
 
 def things_and_messages(store: Any, mapper: ThingMapper, *, thing_limit: int = THING_LIMIT_BYTES,

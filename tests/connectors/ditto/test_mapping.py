@@ -8,6 +8,7 @@ import re
 import pytest
 from basyx.aas import model
 
+from packtwin.aas.fleet import build_fleet
 from packtwin.connectors.ditto import connection, mapping, schemas
 from packtwin.connectors.ditto.export import export, load_environment, things_and_messages
 from packtwin.connectors.ditto.mapping import ThingMapper, definition_of, value_only
@@ -29,7 +30,14 @@ THING_ID = re.compile(r"^[a-zA-Z]\w*(\.[a-zA-Z]\w*)*:[^\x00-\x1F\x7F-\xFF/]+$")
 
 @pytest.fixture(scope="module")
 def fleet():
+    """Three packs built from the IDTA example-value templates, with access marks set by the test helper."""
     return idta_fleet.build(3)
+
+
+@pytest.fixture(scope="module")
+def generated_fleet():
+    """A whole fleet from the fleet builder: 2 packs × 2 modules × 3 cells = 18 twins with all their submodels."""
+    return build_fleet(2, modules=2, cells=3).objects
 
 
 def _mapper(clearance: AccessGroup = AccessGroup.PUBLIC) -> ThingMapper:
@@ -37,10 +45,20 @@ def _mapper(clearance: AccessGroup = AccessGroup.PUBLIC) -> ThingMapper:
                        clearance=clearance)
 
 
-def test_whole_fleet_validates(fleet):
-    mapper = _mapper()
-    results = list(things_and_messages(fleet, mapper))
-    assert len(results) == 3
+def _count_properties(node) -> int:
+    if isinstance(node, dict):
+        return sum(1 + _count_properties(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count_properties(v) for v in node)
+    return 0
+
+
+@pytest.mark.parametrize("clearance", list(AccessGroup))
+def test_whole_generated_fleet_validates(generated_fleet, clearance):
+    mapper = _mapper(clearance)
+    results = list(things_and_messages(generated_fleet, mapper))
+    shells = [x for x in generated_fleet if isinstance(x, model.AssetAdministrationShell)]
+    assert len(results) == len(shells) == 18
     n_features = n_messages = 0
     for thing, messages, omissions in results:
         assert schemas.errors("thing_v2", thing) == []
@@ -54,10 +72,33 @@ def test_whole_fleet_validates(fleet):
             assert schemas.errors("protocol-envelope", msg) == []
             assert size_of(msg) <= MESSAGE_LIMIT_BYTES
             n_messages += 1
-    # 7 passport submodels per pack, MaterialComposition (authorities) left out of the public Things
-    assert n_features == 3 * 6 and n_messages == 3
+    assert n_messages == 18 and n_features >= 18
     assert schemas.errors("policy", connection.policy(mapper.policy)) == []
     assert schemas.errors("connection", connection.mqtt_connection("mqtt://127.0.0.1:1883")) == []
+
+
+def test_generated_fleet_public_things_hold_less_than_restricted(generated_fleet):
+    """The fleet builder marks passport elements with access groups: public Things must carry fewer values."""
+    sizes = {}
+    for clearance in AccessGroup:
+        sizes[clearance] = sum(_count_properties(t["features"])
+                               for t, _, _ in things_and_messages(generated_fleet, _mapper(clearance)))
+    assert sizes[AccessGroup.PUBLIC] < sizes[AccessGroup.LEGITIMATE_INTEREST] <= sizes[AccessGroup.AUTHORITIES]
+
+
+def test_whole_idta_fleet_validates(fleet):
+    mapper = _mapper()
+    results = list(things_and_messages(fleet, mapper))
+    assert len(results) == 3
+    n_features = 0
+    for thing, messages, _ in results:
+        assert schemas.errors("thing_v2", thing) == []
+        n_features += len(thing["features"])
+        for fid, feature in thing["features"].items():
+            assert schemas.errors("feature_v2", feature) == [], fid
+        assert all(schemas.errors("protocol-envelope", m) == [] for m in messages)
+    # 7 passport submodels per pack, MaterialComposition (authorities) left out of the public Things
+    assert n_features == 3 * 6
 
 
 def test_thing_content(fleet):
@@ -170,8 +211,11 @@ def test_export_writes_valid_files(fleet, tmp_path):
 
 
 def test_load_environment_rejects_bad_input(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="no such file"):
         load_environment(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_environment(tmp_path / "bad.json")
     (tmp_path / "x.csv").write_text("a,b")
     with pytest.raises(ValueError, match="unknown format"):
         load_environment(tmp_path / "x.csv")
