@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = [
     "packtwin.aas.cli",
+    "packtwin.connectors.ditto.cli",
 ]
 
 
