@@ -129,6 +129,13 @@ class TimeSeriesStore(ABC):
     def append(self, frames: Iterable[Frame]) -> int:
         return self.append_rows([frame_to_row(f) for f in frames])
 
+    def write_batch(self, rows: Sequence[Row], deadletters: Sequence[DeadLetter] = (),
+                    gaps: Sequence[Gap] = ()) -> int:
+        """Frames, dead letters and gaps of one ingest batch; returns the number of new frames."""
+        self.add_deadletters(deadletters)
+        self.add_gaps(gaps)
+        return self.append_rows(rows)
+
     @abstractmethod
     def add_deadletters(self, letters: Sequence[DeadLetter]) -> None: ...
 
