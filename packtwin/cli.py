@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES: list[str] = [
+    "packtwin.connectors.cli",
+    "packtwin.sim.cli",
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -63,7 +64,8 @@ class Publisher:
     """
 
     def __init__(self, options: MqttOptions, client_id: str, *, max_pending: int = 10_000, qos: int = 1,
-                 will: tuple[str, bytes] | None = None, birth: tuple[str, bytes] | None = None) -> None:
+                 will: tuple[str, bytes] | None = None, birth: list[tuple[str, bytes]] | None = None,
+                 on_connect: Callable[[mqtt.Client], None] | None = None) -> None:
         if not 0 < max_pending < 65_000:
             raise ValueError("max_pending must be within the 16-bit MQTT packet id space")
         self.options, self.qos, self.max_pending = options, qos, max_pending
@@ -72,7 +74,8 @@ class Publisher:
         self.client.max_queued_messages_set(0)
         if will is not None:
             self.client.will_set(will[0], will[1], qos=1, retain=True)
-        self._birth = birth
+        self._birth = birth or []
+        self._on_connect_extra = on_connect
         self._cond = threading.Condition()
         self.sent = 0
         self.acked = 0
@@ -85,8 +88,10 @@ class Publisher:
                     properties: object) -> None:
         if getattr(reason_code, "is_failure", False):
             return
-        if self._birth is not None:
-            client.publish(self._birth[0], self._birth[1], qos=1, retain=True)
+        for topic, payload in self._birth:
+            client.publish(topic, payload, qos=1, retain=True)
+        if self._on_connect_extra is not None:
+            self._on_connect_extra(client)
         self._connected.set()
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason_code: object,
