@@ -70,7 +70,8 @@ class Ingest:
                  on_frame: FrameCallback | None = None, on_batch: BatchCallback | None = None,
                  client_id: str = "packtwin-ingest", qos: int = 1, clean_session: bool = False,
                  shared_group: str | None = None, queue_size: int = 20_000, batch_max: int = 5_000, batch_wait_s: float = 0.02,
-                 max_payload_bytes: int = MAX_PAYLOAD_BYTES, publish_deadletters: bool = True) -> None:
+                 max_payload_bytes: int = MAX_PAYLOAD_BYTES, publish_deadletters: bool = True,
+                 gap_grace_s: float = 10.0) -> None:
         if qos not in (0, 1):
             raise ValueError("telemetry ingest uses QoS 0 or 1")
         self.store = store
@@ -85,6 +86,8 @@ class Ingest:
         self.batch_wait_s = batch_wait_s
         self.max_payload_bytes = max_payload_bytes
         self.publish_deadletters = publish_deadletters
+        self.gap_grace_s = gap_grace_s
+        self._pending_gaps: list[tuple[float, Gap]] = []
         self.set_known_packs(known_packs)
         self.stats = IngestStats()
         self._queue: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue(maxsize=queue_size)
@@ -187,7 +190,9 @@ class Ingest:
                 first = q.get(timeout=0.05)
             except queue.Empty:
                 if self._stop.is_set():
+                    self._confirm_gaps(force=True)
                     return
+                self._confirm_gaps()
                 continue
             batch = [first]
             # Gather for up to batch_wait_s: one transaction and one round of acks per batch is what sets the rate.
@@ -248,7 +253,7 @@ class Ingest:
                     gaps.append(Gap(pack_id, last, seq, now))
                 last_seq[pack_id] = seq
                 fresh.append(row)
-        inserted = self.store.write_batch(rows, letters, gaps)
+        inserted = self.store.write_batch(rows, letters, ())
         stats = self.stats
         stats.received += len(batch)
         stats.batches += 1
@@ -256,11 +261,9 @@ class Ingest:
         stats.duplicates += len(rows) - inserted
         stats.cell_samples += _cell_samples(rows, fresh, inserted)
         stats.deadlettered += len(letters)
-        stats.gaps += len(gaps)
-        stats.missing += sum(g.missing for g in gaps)
-        for gap in gaps:
-            logger.warning("pack %s: seq jumped from %d to %d (%d frames missing)", gap.pack_id, gap.after_seq,
-                           gap.before_seq, gap.missing)
+        # A forward jump is only a gap if the frames do not arrive late (redelivery after a restart can reorder).
+        self._pending_gaps.extend((time.monotonic(), g) for g in gaps)
+        self._confirm_gaps()
         client = self._client
         if letters and self.publish_deadletters and client is not None:
             for letter in letters:
@@ -275,6 +278,26 @@ class Ingest:
                 for _topic, _payload, mid, gen in batch:
                     if gen == generation:
                         client.ack(mid, 1)
+
+    def _confirm_gaps(self, force: bool = False) -> None:
+        """Record the pending gaps older than ``gap_grace_s`` that late frames have not filled."""
+        if not self._pending_gaps:
+            return
+        horizon = time.monotonic() - self.gap_grace_s
+        due = [g for since, g in self._pending_gaps if force or since <= horizon]
+        if not due:
+            return
+        self._pending_gaps = [(since, g) for since, g in self._pending_gaps if not (force or since <= horizon)]
+        confirmed = []
+        for gap in due:
+            missing = gap.missing - self.store.count_between(gap.pack_id, gap.after_seq, gap.before_seq)
+            if missing > 0:
+                confirmed.append(gap)
+                self.stats.gaps += 1
+                self.stats.missing += missing
+                logger.warning("pack %s: %d frames missing between seq %d and %d", gap.pack_id, missing,
+                               gap.after_seq, gap.before_seq)
+        self.store.add_gaps(confirmed)
 
     def _deliver(self, frames: list[Frame]) -> None:
         try:

@@ -161,6 +161,10 @@ class TimeSeriesStore(ABC):
         """All stored seqs of a pack, ascending (for audits: zero lost, zero duplicated)."""
 
     @abstractmethod
+    def count_between(self, pack_id: str, after_seq: int, before_seq: int) -> int:
+        """How many frames of a pack are stored with after_seq < seq < before_seq (is a gap filled?)."""
+
+    @abstractmethod
     def extent(self, pack_id: str) -> tuple[int, float, float] | None:
         """``(count, t_first, t_last)`` of a pack, None when nothing is stored."""
 

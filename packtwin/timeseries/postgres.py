@@ -115,6 +115,10 @@ class PostgresTimeSeries(TimeSeriesStore):
         rows = self._query("SELECT seq FROM {s}.frames WHERE pack_id = %s ORDER BY seq", (pack_id,))
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def count_between(self, pack_id: str, after_seq: int, before_seq: int) -> int:
+        return self._query("SELECT COUNT(*) FROM {s}.frames WHERE pack_id = %s AND seq > %s AND seq < %s",
+                           (pack_id, after_seq, before_seq))[0][0]
+
     def extent(self, pack_id: str) -> tuple[int, float, float] | None:
         n, t0, t1 = self._query("SELECT COUNT(*), MIN(t), MAX(t) FROM {s}.frames WHERE pack_id = %s", (pack_id,))[0]
         return (n, t0, t1) if n else None

@@ -89,7 +89,9 @@ class SQLiteTimeSeries(TimeSeriesStore):
                 keys = self._keys
                 missing = {r[0] for r in rows if r[0] not in keys}
                 for pack_id in sorted(missing):
-                    keys[pack_id] = db.execute("INSERT INTO packs (pack_id) VALUES (?) RETURNING pack_key",
+                    # OR IGNORE: another writer process may have registered the pack meanwhile.
+                    db.execute("INSERT OR IGNORE INTO packs (pack_id) VALUES (?)", (pack_id,))
+                    keys[pack_id] = db.execute("SELECT pack_key FROM packs WHERE pack_id = ?",
                                                (pack_id,)).fetchone()[0]
                 # Sorted by (pack, seq): neighbouring inserts hit the same index pages.
                 keyed = sorted((keys[r[0]], *r[1:]) for r in rows)
@@ -137,8 +139,14 @@ class SQLiteTimeSeries(TimeSeriesStore):
             return self._db.execute(sql, params).fetchall()
 
     def _key(self, pack_id: str) -> int:
-        # -1 matches no row: an unknown pack simply has no frames.
-        return self._keys.get(pack_id, -1)
+        key = self._keys.get(pack_id)
+        if key is None:
+            # Another process (the ingest) may have added the pack since this handle was opened.
+            found = self._query("SELECT pack_key FROM packs WHERE pack_id = ?", (pack_id,))
+            if not found:
+                return -1  # matches no row: an unknown pack simply has no frames
+            key = self._keys[pack_id] = found[0][0]
+        return key
 
     def count(self, pack_id: str | None = None) -> int:
         if pack_id is None:
@@ -157,6 +165,10 @@ class SQLiteTimeSeries(TimeSeriesStore):
     def seqs(self, pack_id: str) -> np.ndarray:
         rows = self._query("SELECT seq FROM frames WHERE pack_key = ? ORDER BY seq", (self._key(pack_id),))
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def count_between(self, pack_id: str, after_seq: int, before_seq: int) -> int:
+        return self._query("SELECT COUNT(*) FROM frames WHERE pack_key = ? AND seq > ? AND seq < ?",
+                           (self._key(pack_id), after_seq, before_seq))[0][0]
 
     def extent(self, pack_id: str) -> tuple[int, float, float] | None:
         n, t0, t1 = self._query("SELECT COUNT(*), MIN(t), MAX(t) FROM frames WHERE pack_key = ?",
