@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = [
     "packtwin.aas.cli",
+    "packtwin.connectors.cli",
     "packtwin.connectors.ditto.cli",
+    "packtwin.sim.cli",
 ]
 
 

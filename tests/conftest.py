@@ -8,6 +8,9 @@ import pytest
 
 from packtwin.aas.fleet import Fleet, build_fleet
 
+# Real MQTT brokers (Mosquitto, or the embedded amqtt broker when Mosquitto is absent).
+pytest_plugins = ["tests.fixtures.brokers"]
+
 BASE = "https://batteries.example.com/twins"
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 
