@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = [
     "packtwin.aas.cli",
+    "packtwin.analytics.cli",
     "packtwin.connectors.cli",
     "packtwin.connectors.ditto.cli",
     "packtwin.sim.cli",
