@@ -69,7 +69,7 @@ def decode_model(raw: bytes | Any, expected: type) -> Any:
         obj = json.loads(json.dumps(data), cls=_Decoder)
     except ApiError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, model.AASConstraintViolation) as e:
         raise ApiError(400, f"request body is not a valid {expected.__name__}: {type(e).__name__}: {e}") from None
     if not isinstance(obj, expected):
         raise ApiError(400, f"request body is a {type(obj).__name__}, expected a {expected.__name__}")

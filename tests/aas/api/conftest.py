@@ -99,3 +99,42 @@ def served_submodel_root(fleet_file: Path, tmp_path_factory: pytest.TempPathFact
                           "--root-service", "submodel")
     yield server
     stop_server(server)
+
+
+class LiveApp:
+    """``create_app`` served by uvicorn in a thread on a free loopback port, with the repository at hand."""
+
+    def __init__(self, app, port: int) -> None:
+        import threading
+
+        import uvicorn
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}{PREFIX}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    access_log=False, lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def live(app) -> LiveApp:
+    return LiveApp(app, free_port())
+
+
+def keys_config():
+    from packtwin.aas.api.auth import AuthConfig
+    from packtwin.submodels.access import Role
+    return AuthConfig({k: Role(r) for r, k in KEYS.items() if k}, JWT_SECRET)
+
+
+def headers_for(role: str) -> dict[str, str]:
+    key = KEYS[role]
+    return {"X-API-Key": key} if key else {}

@@ -365,11 +365,11 @@ def _container(node: Any) -> Any:
 def _add_child(parent: Any, container: Any, element: model.SubmodelElement) -> None:
     if isinstance(parent, model.SubmodelElementList):
         element.id_short = None
+    if element.id_short is not None and any(c.id_short == element.id_short for c in container):
+        raise ApiError(409, f"an element {element.id_short!r} already exists there")
     try:
         container.add(element)
-    except KeyError as e:
-        raise ApiError(409, f"an element {element.id_short!r} already exists there") from e
-    except (TypeError, ValueError) as e:  # e.g. a list's typeValueListElement or semanticId constraint
+    except (KeyError, TypeError, ValueError, model.AASConstraintViolation) as e:  # e.g. a list's typeValueListElement or semanticId constraint
         raise ApiError(400, f"element does not fit here: {e}") from e
 
 
@@ -383,7 +383,7 @@ def _replace_child(parent: Any, container: Any, old: model.SubmodelElement, new:
     try:
         for item in replaced:
             container.add(item)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, model.AASConstraintViolation) as e:
         for item in list(container):
             container.remove(item)
         for item in items:
