@@ -42,8 +42,7 @@ def test_basyx_client_lists_reads_writes() -> None:
                 "UniqueFacilityIdentifier": "urn:facility:DE-HH-2"}
 
         # Without the token the same client may read but not write.
-        with basyx_client.AASClient(app.url) as anonymous:
-            with pytest.raises(basyx_client.UnauthorizedError):
-                anonymous.submodels.elements.set_value(SUBMODEL_ID, "UniqueFacilityIdentifier", "x")
+        with basyx_client.AASClient(app.url) as anonymous, pytest.raises(basyx_client.UnauthorizedError):
+            anonymous.submodels.elements.set_value(SUBMODEL_ID, "UniqueFacilityIdentifier", "x")
     finally:
         app.stop()

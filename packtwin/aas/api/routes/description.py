@@ -16,7 +16,10 @@ _V30 = "https://admin-shell.io/aas/API/3/0/"
 REPOSITORY_PROFILES = [
     f"{_V30}AssetAdministrationShellRepositoryServiceSpecification/SSP-002",
     f"{_V30}SubmodelRepositoryServiceSpecification/SSP-002",
-    f"{_V30}ConceptDescriptionRepositoryServiceSpecification/SSP-002",
+    f"{_V30}ConceptDescriptionRepositoryServiceSpecification/SSP-001",
+    f"{_V30}AssetAdministrationShellRegistryServiceSpecification/SSP-002",
+    f"{_V30}SubmodelRegistryServiceSpecification/SSP-002",
+    f"{_V30}DiscoveryServiceSpecification/SSP-001",
 ]
 # Listed only when /aas or /submodel is bound to an identifiable (serve --aas / --submodel).
 AAS_SERVICE_PROFILES = [f"{_V30}AssetAdministrationShellServiceSpecification/SSP-002"]
