@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES = [
+    "packtwin.aas.api.cli",
     "packtwin.aas.cli",
     "packtwin.analytics.cli",
     "packtwin.connectors.cli",
