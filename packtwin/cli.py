@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "packtwin.aas.cli",
     "packtwin.connectors.ditto.cli",
+    "packtwin.connectors.remote.cli",
 ]
 
 
