@@ -112,3 +112,67 @@ def test_server_a_syncs_to_server_b(servers, tmp_path):
     for d in descriptors:
         if d["id"] in shells:
             assert d["endpoints"][0]["protocolInformation"]["href"].startswith(b.url)
+
+
+@pytest.fixture
+def server_b(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[api_keys]\n"{KEY}" = "operator"\n')
+    (tmp_path / "b").mkdir()
+    server = Server(tmp_path / "b", keys, tmp_path / "b.log")
+    try:
+        server.wait()
+        yield server
+    finally:
+        server.stop()
+
+
+def _numeric_property(repo):
+    """(submodel, property, idShortPath) of the first xs:double or xs:float property, at most one level deep."""
+    from basyx.aas import model
+
+    for sm in repo.submodels():
+        for el in sm.submodel_element:
+            children = [(el, el.id_short)]
+            if isinstance(el, model.SubmodelElementCollection):
+                children += [(c, f"{el.id_short}.{c.id_short}") for c in el.value]
+            for node, path in children:
+                if isinstance(node, model.Property) and node.value_type in (model.datatypes.Double, model.datatypes.Float):
+                    return sm, node, path
+    raise AssertionError("the fleet has no xs:double or xs:float property")
+
+
+def test_estimates_flow_to_a_remote_server_as_they_change(server_b):
+    from packtwin.aas.events import Operation
+    from packtwin.aas.fleet import build_fleet
+    from packtwin.aas.repository import Repository
+    from packtwin.aas.serialization import to_jsonable
+    from packtwin.connectors.remote.client import SUBMODELS
+    from packtwin.connectors.remote.mirror import RemoteMirror
+    from packtwin.connectors.remote.sync import LocalEndpoint, RemoteEndpoint, sync
+    from packtwin.submodels.access import AccessGroup
+
+    repo = Repository.open(None)
+    repo.add_many(list(build_fleet(1, modules=1, cells=1).objects))
+    client = AasClient(server_b.url, api_key=KEY)
+    sync(LocalEndpoint(repo), RemoteEndpoint(client))
+    mirror = RemoteMirror(repo, client, clearance=AccessGroup.AUTHORITIES).start()
+    try:
+        sm, prop, path = _numeric_property(repo)
+        for i in range(20):  # a burst of estimates: coalesced, the last one wins
+            prop.value = 90.0 - i
+            repo.commit(sm, path, Operation.UPDATED, prop)
+        assert mirror.flush(30)
+        remote = client.get(SUBMODELS, sm.id)
+        node: dict = {"value": remote["submodelElements"]}
+        for seg in path.split("."):
+            node = next(e for e in node["value"] if e.get("idShort") == seg)
+        assert node["value"] == to_jsonable(prop)["value"]
+        assert mirror.stats.dropped == 0 and 1 <= mirror.stats.sent <= 20
+        # a whole-submodel replacement goes out as a PUT of the submodel
+        sm2 = next(s for s in repo.submodels() if s.id_short != "ProductCondition")
+        repo.replace(sm2)
+        assert mirror.flush(30)
+        assert digest(client.get(SUBMODELS, sm2.id)) == digest(to_jsonable(sm2))
+    finally:
+        mirror.stop()
