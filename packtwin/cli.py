@@ -14,9 +14,13 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES = [
+    "packtwin.aas.api.cli",
     "packtwin.aas.cli",
+    "packtwin.analytics.cli",
+    "packtwin.connectors.cli",
     "packtwin.connectors.ditto.cli",
     "packtwin.connectors.remote.cli",
+    "packtwin.sim.cli",
 ]
 
 

@@ -67,8 +67,52 @@ def read_environment(path: str | os.PathLike[str]
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise InterchangeError(f"{path}: not a readable AASX package: {exc}") from None
     except (ValueError, TypeError, AttributeError) as exc:
-        raise InterchangeError(f"{path}: {_describe(exc)}") from None
+        located = _locate_json_defect(path) if fmt == ".json" else None
+        raise InterchangeError(f"{path}: {located or _describe(exc)}") from None
     return objects, files
+
+
+def _locate_json_defect(path: str | os.PathLike[str]) -> str | None:
+    """Name the element behind a parse failure: the parser says what failed but not where."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            env = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    for kind in ("assetAdministrationShells", "submodels", "conceptDescriptions"):
+        for i, obj in enumerate(env.get(kind) or []):
+            where = f"{kind}[{i}] {obj.get('id', '(no id)') if isinstance(obj, dict) else ''}"
+            if not isinstance(obj, dict):
+                return f"{where}: not a JSON object"
+            found = _walk_elements(obj.get("submodelElements") or [], "")
+            if found:
+                return f"{where}: {found}"
+    return None
+
+
+def _walk_elements(elements: list[object], path: str) -> str | None:
+    for j, e in enumerate(elements):
+        if not isinstance(e, dict):
+            return f"{path}[{j}]: not a JSON object"
+        p = f"{path}.{e['idShort']}" if path and "idShort" in e else e.get("idShort", f"{path}[{j}]")
+        vt = e.get("valueType")
+        if e.get("modelType") in ("Property", "Range") and vt is not None:
+            cls = model.datatypes.XSD_TYPE_CLASSES.get(vt)
+            if cls is None:
+                return f"{p}: unknown valueType {vt!r}"
+            for key in ("value", "min", "max"):
+                if e.get(key) is not None:
+                    try:
+                        model.datatypes.from_xsd(e[key], cls)
+                    except (ValueError, TypeError):
+                        return f"{p}: value {e[key]!r} is not a valid {vt}"
+        children = e.get("statements") if e.get("modelType") == "Entity" else e.get("value")
+        if isinstance(children, list) and e.get("modelType") in ("SubmodelElementCollection",
+                                                                   "SubmodelElementList", "Entity"):
+            found = _walk_elements(children, str(p))
+            if found:
+                return found
+    return None
 
 
 def _read_aasx(path: str | os.PathLike[str], objects: model.DictIdentifiableStore,
