@@ -168,3 +168,20 @@ def test_cli_connection_and_export(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "packtwin", "ditto", "export", "--data", str(tmp_path / "nope.json"),
                           "--out", str(tmp_path / "o2")], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+
+
+def test_cli_push_over_http(ditto, tmp_path):
+    fake, client = ditto
+    data = idta_fleet.write_json(idta_fleet.build(2), tmp_path / "fleet.json")
+    run = subprocess.run([sys.executable, "-m", "packtwin", "ditto", "push", "--data", str(data), "--url",
+                          client.base_url], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "2 Things written" in run.stdout
+    assert set(fake.things) == {PACK1, "org.example.packtwin:PT-P000002"}
+    assert set(fake.policies) == {"org.example.packtwin:packtwin"}
+    bad = subprocess.run([sys.executable, "-m", "packtwin", "ditto", "push", "--data", str(data), "--url",
+                          client.base_url, "--password", "wrong"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "401" in bad.stderr
+    gone = subprocess.run([sys.executable, "-m", "packtwin", "ditto", "push", "--data", str(data), "--url",
+                           "http://127.0.0.1:9"], capture_output=True, text=True, timeout=120)
+    assert gone.returncode == 1 and "no answer" in gone.stderr
