@@ -83,9 +83,8 @@ class BasyxEventPublisher:
     # -- lifecycle -----------------------------------------------------------------------------------------------------
     def start(self) -> BasyxEventPublisher:
         with self.repo.lock:
-            for obj in self.repo:
-                if isinstance(obj, model.AssetAdministrationShell | model.Submodel):
-                    self.access.index(obj.id, "", access_json.to_dict(obj))
+            for obj in [*self.repo.shells(), *self.repo.submodels()]:  # concept descriptions carry no marks
+                self.access.index(obj.id, "", access_json.to_dict(obj))
             self._unsubscribe = self.repo.bus.subscribe(self._on_event)
         return self
 
