@@ -112,6 +112,17 @@ def test_server_a_syncs_to_server_b(servers, tmp_path):
     for d in descriptors:
         if d["id"] in shells:
             assert d["endpoints"][0]["protocolInformation"]["href"].startswith(b.url)
+    # pull B into a local file, then a second pull changes nothing
+    pulled = tmp_path / "pulled.json"
+    env = {**os.environ, "PACKTWIN_SYNC_SOURCE_KEY": KEY, "PACKTWIN_DATA_DIR": str(tmp_path / "client")}
+    for expected in (f"{len(before)} created", f"0 created, 0 updated, {len(before)} unchanged"):
+        run = subprocess.run([sys.executable, "-m", "packtwin", "sync", "--from", b.url, "--data", str(pulled)],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith(expected), run.stdout
+    from packtwin.aas.interchange import read_environment
+
+    assert len(read_environment(pulled)[0]) == len(before)
 
 
 @pytest.fixture
