@@ -27,6 +27,7 @@ import paho.mqtt.client as mqtt
 
 from packtwin.connectors import topics
 from packtwin.connectors.codec import MAX_PAYLOAD_BYTES, FrameError, decode_batch
+from packtwin.connectors.fastclient import FastClient
 from packtwin.connectors.frame import Frame
 from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
 from packtwin.timeseries.base import DeadLetter, Gap, TimeSeriesStore, row_to_frame
@@ -275,8 +276,11 @@ class Ingest:
         if self.qos == 1 and client is not None:
             with self._ack_lock:
                 generation = self._generation
-                for _topic, _payload, mid, gen in batch:
-                    if gen == generation:
+                mids = [mid for _topic, _payload, mid, gen in batch if gen == generation]
+                if isinstance(client, FastClient):
+                    client.ack_many(mids)
+                else:
+                    for mid in mids:
                         client.ack(mid, 1)
 
     def _confirm_gaps(self, force: bool = False) -> None:

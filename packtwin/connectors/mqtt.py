@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 
 from packtwin.connectors.broker import parse_url
+from packtwin.connectors.fastclient import FastClient
+from packtwin.connectors.fastclient import supported as fastclient_supported
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,12 @@ class MqttOptions:
 
 
 def make_client(options: MqttOptions, client_id: str, *, clean_session: bool = True,
-                manual_ack: bool = False) -> mqtt.Client:
+                manual_ack: bool = False, fast: bool = True) -> mqtt.Client:
+    """A paho client; ``fast`` gives the :class:`~packtwin.connectors.fastclient.FastClient` subclass when this paho
+    version has the internals it needs."""
     _, _, tls = parse_url(options.url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+    cls = FastClient if fast and fastclient_supported() else mqtt.Client
+    client = cls(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
                          protocol=mqtt.MQTTv311, manual_ack=manual_ack)
     parts = urlsplit(options.url)
     username = options.username or (unquote(parts.username) if parts.username else None)
@@ -126,6 +131,27 @@ class Publisher:
             with self._cond:
                 self.acked += 1  # refused by paho: not outstanding
             raise RuntimeError(f"publish to {topic} refused: {mqtt.error_string(info.rc)}")
+
+    def publish_many(self, items: list[tuple[str, bytes]], timeout: float = 60.0) -> None:
+        """Publish a batch (one tick of a fleet) with one write when the client supports it."""
+        if not isinstance(self.client, FastClient) or self.qos != 1:
+            for topic, payload in items:
+                self.publish(topic, payload, timeout)
+            return
+        step = max(1, self.max_pending // 2)
+        for start in range(0, len(items), step):
+            chunk = items[start:start + step]
+            if self.sent - self.acked + len(chunk) > self.max_pending:
+                deadline = time.monotonic() + timeout
+                with self._cond:
+                    while self.sent - self.acked + len(chunk) > self.max_pending:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise TimeoutError(f"{self.pending} messages unacknowledged for {timeout} s")
+                        self._cond.wait(min(left, 0.5))
+            with self._cond:
+                self.sent += len(chunk)
+            self.client.publish_many(chunk)
 
     def flush(self, timeout: float = 60.0) -> bool:
         """Wait until every QoS 1 message is acknowledged by the broker."""
