@@ -109,13 +109,14 @@ class Ingest:
             self._known = dict.fromkeys(known_packs)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
-    def start(self, wait_connected: float | None = 10.0) -> Ingest:
+    def start(self, wait_connected: float | None = 30.0) -> Ingest:
         self._last_seq = self.store.last_seq_by_pack()
         self._stop.clear()
         client = make_client(self.options, self.client_id, clean_session=self.clean_session,
                              manual_ack=self.qos == 1)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         self._client = client
         self._worker = threading.Thread(target=self._run, name="packtwin-ingest-worker", daemon=True)
@@ -170,8 +171,14 @@ class Ingest:
             self._generation += 1
         self.stats.connects += 1
         client.subscribe(self.subscription, qos=self.qos)
-        self._connected.set()
         logger.info("ingest connected to %s (session present: %s)", self.options.url, flags.session_present)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes: list,
+                      properties: object) -> None:
+        if any(getattr(rc, "is_failure", False) for rc in reason_codes):
+            logger.error("subscription to %s refused: %s", self.subscription, reason_codes)
+            return
+        self._connected.set()  # connected and subscribed: from here on the broker keeps our frames
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason_code: object,
                        properties: object) -> None:
