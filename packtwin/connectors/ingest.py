@@ -48,7 +48,7 @@ class IngestStats:
     gaps: int = 0  # forward jumps in a pack's seq
     missing: int = 0  # frames skipped by those jumps
     batches: int = 0
-    queue_peak: int = 0
+    queue_peak: int = 0  # most frames waiting in the ingest's queue (bounded by queue_size + 1)
     connects: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -202,6 +202,9 @@ class Ingest:
                     return
                 self._confirm_gaps()
                 continue
+            depth = q.qsize() + 1
+            if depth > self.stats.queue_peak:
+                self.stats.queue_peak = depth
             batch = [first]
             # Gather for up to batch_wait_s: one transaction and one round of acks per batch is what sets the rate.
             deadline = time.monotonic() + self.batch_wait_s
@@ -216,9 +219,6 @@ class Ingest:
                         batch.append(q.get(timeout=remaining))
                     except queue.Empty:
                         break
-            peak = len(batch) + q.qsize()
-            if peak > self.stats.queue_peak:
-                self.stats.queue_peak = peak
             try:
                 self._process(batch)
             except Exception:

@@ -103,3 +103,30 @@ def test_duplicates_ignored_gaps_reported_callback_sees_new_frames(fresh_mqtt_br
     assert seen == [("P1", s) for s in list(range(10)) + list(range(15, 20))]
     assert ingest.stats.cell_samples == 15 * 8
     store.close()
+
+
+class SlowStore(SQLiteTimeSeries):
+    """A store that takes 50 ms per batch: the ingest falls behind a fast gateway."""
+
+    def write_batch(self, rows, deadletters=(), gaps=()):
+        time.sleep(0.05)
+        return super().write_batch(rows, deadletters, gaps)
+
+
+def test_back_pressure_keeps_the_queue_bounded_and_loses_nothing(fresh_mqtt_broker, tmp_path):
+    store = SlowStore(tmp_path / "ts.sqlite")
+    ingest = Ingest(store, fresh_mqtt_broker.url, queue_size=200, batch_max=100).start()
+    publisher = Publisher(MqttOptions(fresh_mqtt_broker.url), "gateway").start()
+    rng = np.random.default_rng(2)
+    n = 3000
+    publisher.publish_many([(topics.telemetry(f"P{i % 10}"), codec.encode_binary(valid_frame(f"P{i % 10}", i // 10,
+                                                                                              8, rng)))
+                            for i in range(n)])
+    assert publisher.flush(120)  # the broker took every frame although the ingest is behind
+    assert _wait(lambda: store.count() >= n, 240), store.count()
+    ingest.stop()
+    publisher.stop()
+    assert store.count() == n and ingest.stats.duplicates == 0
+    assert ingest.stats.queue_peak <= 201
+    assert ingest.stats.batches >= n // 100
+    store.close()
