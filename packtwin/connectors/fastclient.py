@@ -6,6 +6,8 @@ outgoing packet a ``send()`` plus a wake-up byte to its network thread. This sub
 sessions and reconnects and changes only the I/O:
 
 - reads go through a 256 KiB buffer and :meth:`loop_read` drains it (one ``recv()`` serves hundreds of frames);
+- ``on_raw_publish`` receives topic, payload and packet id of each PUBLISH without the per-message objects, locks
+  and topic matching of paho's ``on_message`` path;
 - :meth:`ack_many` queues the PUBACKs of a whole batch as one write;
 - :meth:`publish_many` queues the PUBLISH packets of a whole tick as one write, registering each message with paho
   exactly like ``publish()`` does, so unacknowledged ones are retransmitted after a reconnect.
@@ -16,10 +18,9 @@ It relies on paho 2.x internals (``_sock_recv``, ``_packet_read``, ``_packet_que
 
 from __future__ import annotations
 
-import contextlib
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
 
@@ -48,39 +49,69 @@ def _remaining_length(n: int) -> bytes:
 class FastClient(mqtt.Client):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._rbuf = bytearray()
+        self._rbuf = b""
+        self._rpos = 0
+        self._no_refill = False
+        # Called with (topic bytes, payload bytes, mid, qos) for QoS 0/1 PUBLISH packets (MQTT 3.1.1) instead of
+        # building an MQTTMessage and matching per-topic callbacks; None keeps paho's own handling.
+        self.on_raw_publish: Callable[[bytes, bytes, int, int], None] | None = None
 
     # -- reads -------------------------------------------------------------------------------------------------------
     def _sock_recv(self, bufsize: int) -> bytes:
-        buf = self._rbuf
-        if not buf:
+        buf, pos = self._rbuf, self._rpos
+        if pos >= len(buf):
+            if self._no_refill:
+                raise BlockingIOError
             data = super()._sock_recv(READ_CHUNK)  # raises BlockingIOError when nothing is there
             if len(data) <= bufsize:
+                self._rbuf, self._rpos = b"", 0
                 return data  # also b"" = connection closed
-            buf += data
-        out = bytes(buf[:bufsize])
-        del buf[:bufsize]
-        return out
+            buf, pos = data, 0
+            self._rbuf = data
+        end = pos + bufsize
+        self._rpos = end
+        return buf[pos:end]  # a read position, not del buf[:n]: no memmove of the rest per packet
+
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        handler = self.on_raw_publish
+        command = self._in_packet["command"]
+        qos = (command & 0x06) >> 1
+        if handler is None or qos == 2 or self._protocol == mqtt.MQTTv5:
+            return super()._handle_publish()
+        packet = self._in_packet["packet"]
+        n = (packet[0] << 8) | packet[1]
+        topic = bytes(packet[2:2 + n])
+        if qos:
+            mid = (packet[2 + n] << 8) | packet[3 + n]
+            payload = bytes(packet[4 + n:])
+        else:
+            mid, payload = 0, bytes(packet[2 + n:])
+        handler(topic, payload, mid, qos)
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(mid)
+        return mqtt.MQTT_ERR_SUCCESS
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         if self._sock is None:
             return mqtt.MQTT_ERR_NO_CONN
-        for _ in range(READ_BURST):
-            if self._sock is None:
-                return mqtt.MQTT_ERR_NO_CONN
-            rc = self._packet_read()
-            if rc > 0:
-                return self._loop_rc_handle(rc)
-            if rc == mqtt.MQTT_ERR_AGAIN:
-                return mqtt.MQTT_ERR_SUCCESS
-        if self._rbuf and self._sockpairW is not None:
-            # Bytes left in our buffer do not make the socket readable: wake the loop so it comes back for them.
-            with contextlib.suppress(BlockingIOError):
-                self._sockpairW.send(b"0")
+        try:
+            for k in range(READ_BURST + READ_CHUNK):
+                if self._sock is None:
+                    return mqtt.MQTT_ERR_NO_CONN
+                # After READ_BURST packets only what is already buffered is handled: paho's select() cannot see our
+                # buffer, so it must be empty (or end in a packet whose rest is still in the socket) on return.
+                self._no_refill = k >= READ_BURST
+                rc = self._packet_read()
+                if rc > 0:
+                    return self._loop_rc_handle(rc)
+                if rc == mqtt.MQTT_ERR_AGAIN:
+                    return mqtt.MQTT_ERR_SUCCESS
+        finally:
+            self._no_refill = False
         return mqtt.MQTT_ERR_SUCCESS
 
     def reconnect(self) -> mqtt.MQTTErrorCode:
-        self._rbuf = bytearray()  # bytes of the previous connection are meaningless now
+        self._rbuf, self._rpos = b"", 0  # bytes of the previous connection are meaningless now
         return super().reconnect()
 
     # -- writes ------------------------------------------------------------------------------------------------------

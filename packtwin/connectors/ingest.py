@@ -118,6 +118,8 @@ class Ingest:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        if isinstance(client, FastClient):
+            client.on_raw_publish = self._on_raw_publish
         self._client = client
         self._worker = threading.Thread(target=self._run, name="packtwin-ingest-worker", daemon=True)
         self._worker.start()
@@ -185,6 +187,9 @@ class Ingest:
         self._connected.clear()
         if not self._stop.is_set() and self._client is not None:
             logger.warning("ingest disconnected from %s (%s); reconnecting", self.options.url, reason_code)
+
+    def _on_raw_publish(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
+        self._queue.put((topic.decode(errors="replace"), payload, mid, self._generation))
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         # Blocking put: when the worker falls behind, the network thread stops reading and the broker holds the rest.
