@@ -8,6 +8,8 @@ sessions and reconnects and changes only the I/O:
 - reads go through a 256 KiB buffer and :meth:`loop_read` drains it (one ``recv()`` serves hundreds of frames);
 - ``on_raw_publish`` receives topic, payload and packet id of each PUBLISH without the per-message objects, locks
   and topic matching of paho's ``on_message`` path;
+- ``on_raw_puback`` counts acknowledgements of our publications without paho's per-packet reason-code and
+  properties objects;
 - :meth:`ack_many` queues the PUBACKs of a whole batch as one write;
 - :meth:`publish_many` queues the PUBLISH packets of a whole tick as one write, registering each message with paho
   exactly like ``publish()`` does, so unacknowledged ones are retransmitted after a reconnect.
@@ -55,6 +57,8 @@ class FastClient(mqtt.Client):
         # Called with (topic bytes, payload bytes, mid, qos) for QoS 0/1 PUBLISH packets (MQTT 3.1.1) instead of
         # building an MQTTMessage and matching per-topic callbacks; None keeps paho's own handling.
         self.on_raw_publish: Callable[[bytes, bytes, int, int], None] | None = None
+        # Called with the packet id of each PUBACK (MQTT 3.1.1, no paho window) instead of on_publish.
+        self.on_raw_puback: Callable[[int], None] | None = None
 
     # -- reads -------------------------------------------------------------------------------------------------------
     def _sock_recv(self, bufsize: int) -> bytes:
@@ -113,6 +117,22 @@ class FastClient(mqtt.Client):
     def reconnect(self) -> mqtt.MQTTErrorCode:
         self._rbuf, self._rpos = b"", 0  # bytes of the previous connection are meaningless now
         return super().reconnect()
+
+    def _handle_pubackcomp(self, cmd) -> mqtt.MQTTErrorCode:  # type: ignore[no-untyped-def]
+        handler = self.on_raw_puback
+        if (cmd != "PUBACK" or handler is None or self._protocol == mqtt.MQTTv5
+                or self._max_inflight_messages > 0):
+            return super()._handle_pubackcomp(cmd)
+        packet = self._in_packet["packet"]
+        mid = (packet[0] << 8) | packet[1]
+        with self._out_message_mutex:
+            msg = self._out_messages.pop(mid, None)
+            if msg is None:
+                return mqtt.MQTT_ERR_SUCCESS
+            self._inflight_messages -= 1
+        msg.info._set_as_published()
+        handler(mid)
+        return mqtt.MQTT_ERR_SUCCESS
 
     # -- writes ------------------------------------------------------------------------------------------------------
     def ack_many(self, mids: Iterable[int]) -> mqtt.MQTTErrorCode:

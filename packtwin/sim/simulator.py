@@ -249,7 +249,7 @@ class Simulator:
         ack = {"id": doc.get("id"), "type": doc.get("type"), "status": status, "t": time.time()}
         if reason:
             ack["reason"] = reason
-        self.publisher.client.publish(topics.command_ack(pack_id), json.dumps(ack).encode(), qos=1)
+        self.publisher.publish_untracked(topics.command_ack(pack_id), json.dumps(ack).encode())
 
     def _apply_commands(self) -> None:
         while True:
