@@ -46,6 +46,11 @@ def _rss_kib() -> int:
     return 0
 
 
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ingest_worker(url: str, db: str, n_frames: int, ready, results) -> None:
     from packtwin.connectors.ingest import Ingest
     from packtwin.timeseries.sqlite import SQLiteTimeSeries
@@ -117,6 +122,7 @@ def run_case(n_packs: int, n_cells: int, n_frames: int, workdir: Path) -> dict:
             frames.append(tick)
             tick = []
         payload_bytes = sum(len(p) for f in frames for _, p in f)
+        parent_cpu0 = sum(os.times()[:2])
         publisher = Publisher(MqttOptions(broker.url), "bench-gateway", max_pending=20_000).start()
         time.sleep(0.2)
         t0 = time.time()
@@ -126,6 +132,8 @@ def run_case(n_packs: int, n_cells: int, n_frames: int, workdir: Path) -> dict:
         t_published = time.time()
         publisher.stop()
         out = {r["who"]: r for r in (results.get(timeout=TIMEOUT_S + 30) for _ in procs)}
+        broker_cpu_s = _cpu_of(broker.proc.pid)
+        publisher_cpu_s = sum(os.times()[:2]) - parent_cpu0
     finally:
         for p in procs:
             p.join(30)
@@ -147,6 +155,7 @@ def run_case(n_packs: int, n_cells: int, n_frames: int, workdir: Path) -> dict:
         "lost": n_frames - ing["stored"], "duplicates": ing["stats"]["duplicates"],
         "ingest_batches": ing["stats"]["batches"], "ingest_queue_peak": ing["stats"]["queue_peak"],
         "ingest_cpu_s": round(ing["cpu_s"], 2), "counter_cpu_s": round(cnt["cpu_s"], 2),
+        "broker_cpu_s": round(broker_cpu_s, 2), "publisher_cpu_s": round(publisher_cpu_s, 2),
         "ingest_peak_rss_mib": round(ing["peak_rss_kib"] / 1024, 1),
         "ingest_peak_kib_per_pack": round((ing["peak_rss_kib"] - ing["idle_rss_kib"]) / n_packs, 1),
     }
