@@ -7,7 +7,7 @@ a plain paho subscriber that only counts (the baseline). Figures: cell-samples/s
 frame durable in SQLite), the counter's rate over the same span, their ratio, losses (stored/counted vs published),
 and the ingest process's peak memory above its idle footprint, per pack.
 
-    python bench/ingest.py                 # 10, 100, 1000 packs, 30,000 frames each
+    python bench/ingest.py                 # 10, 100, 1000 packs, a 50,000-frame burst each
     python bench/ingest.py --frames 10000 --packs 100
 
 Prints a table and writes bench/results/ingest.json.
@@ -165,7 +165,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packs", default="10,100,1000", help="comma-separated pack counts")
     parser.add_argument("--cells", type=int, default=96)
-    parser.add_argument("--frames", type=int, default=30_000, help="frames per case (a burst)")
+    parser.add_argument("--frames", type=int, default=50_000, help="frames per case, published as one burst")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "ingest.json"))
     args = parser.parse_args()
     if mosquitto_binary() is None:
