@@ -23,7 +23,7 @@ class FaultConfig:
     short_min_span_s: float = 1800.0     # evidence needed before judging
     short_persist_s: float = 600.0       # the condition must hold this long
     # Voltage sensors.
-    stuck_samples: int = 30
+    stuck_samples: int = 6            # fault-check periods (averages) without any change
     offset_v: float = 0.015
     offset_persist_s: float = 60.0
     noise_ratio: float = 5.0
@@ -66,37 +66,34 @@ class BalancingCommand:
                 "charge_ah": [round(x, 6) for x in self.charge_ah]}
 
 
-class _EWRegression:
-    """Exponentially weighted least-squares slope per cell (of y against t), O(1) per step."""
+class _SharedRegression:
+    """Exponentially weighted least squares of every cell's series on the same regressors, O(cells) per step.
 
-    def __init__(self, n: int, window_s: float) -> None:
+    The regressors (time, counted charge, current) are common to the cells of a series string, so their Gram
+    matrix is shared and one small solve serves all cells.
+    """
+
+    def __init__(self, n: int, k: int, window_s: float) -> None:
         self.window_s = window_s
-        self.s0 = np.zeros(n)
-        self.st = np.zeros(n)
-        self.sy = np.zeros(n)
-        self.stt = np.zeros(n)
-        self.sty = np.zeros(n)
-        self.t0: float | None = None
+        self.G = np.zeros((k, k))
+        self.B = np.zeros((n, k))
         self.span = 0.0
 
-    def add(self, t: float, dt: float, y: np.ndarray, w: float = 1.0) -> None:
-        if self.t0 is None:
-            self.t0 = t
-        x = (t - self.t0) / 3600.0  # hours keep the sums well scaled over days
+    def add(self, dt: float, x: np.ndarray, y: np.ndarray) -> None:
         d = math.exp(-dt / self.window_s)
-        for name in ("s0", "st", "sy", "stt", "sty"):
-            getattr(self, name).__imul__(d)
-        self.s0 += w
-        self.st += w * x
-        self.sy += w * y
-        self.stt += w * x * x
-        self.sty += w * x * y
+        self.G *= d
+        self.B *= d
+        self.G += np.outer(x, x)
+        self.B += y[:, None] * x[None, :]
         self.span = self.span * d + dt
 
-    def slope_per_h(self) -> np.ndarray:
-        den = self.s0 * self.stt - self.st * self.st
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(den > 0, (self.s0 * self.sty - self.st * self.sy) / den, 0.0)
+    def solve(self) -> np.ndarray | None:
+        # A ridge of 1e-9 of the trace keeps a regressor that never moved (e.g. no current yet) harmless.
+        ridge = 1e-9 * np.trace(self.G) + 1e-12
+        try:
+            return np.linalg.solve(self.G + ridge * np.eye(len(self.G)), self.B.T).T
+        except np.linalg.LinAlgError:
+            return None
 
 
 class FaultDetector:
@@ -104,7 +101,10 @@ class FaultDetector:
         self.cfg = config or FaultConfig()
         self.n = n_cells
         self.capacity_ah = np.asarray(capacity_ah, dtype=float) * np.ones(n_cells)
-        self._drift = _EWRegression(n_cells, self.cfg.short_window_s)
+        # Regressors of the relative charge: 1, time (h), counted charge (Ah), current (A).
+        self._drift = _SharedRegression(n_cells, 4, self.cfg.short_window_s)
+        self._t0: float | None = None
+        self._ah = 0.0
         self._short_since = np.full(n_cells, np.nan)
         self._short_flagged = np.zeros(n_cells, dtype=bool)
         self._prev_v: np.ndarray | None = None
@@ -125,12 +125,22 @@ class FaultDetector:
         self.leak_a = np.zeros(n_cells)
 
     # --- internal short -------------------------------------------------------------------------------------------
-    def _internal_short(self, t: float, dt: float, charge_ah: np.ndarray) -> list[Alert]:
-        rel = charge_ah - np.median(charge_ah)
-        self._drift.add(t, dt, rel)
+    def _internal_short(self, t: float, dt: float, current_a: float, soc_v: np.ndarray) -> list[Alert]:
+        """A short discharges its cell by V/R behind the current sensor's back: the cell's charge, as its own voltage
+        tells it, drifts linearly in time against the pack median. Capacity differences make the relative charge
+        follow the counted charge instead, resistance differences follow the current: both are regressed out."""
+        if self._t0 is None:
+            self._t0 = t
+        self._ah += current_a * dt / 3600.0
+        rel = (soc_v - np.median(soc_v)) * self.capacity_ah
+        x = np.array([1.0, (t - self._t0) / 3600.0, self._ah, current_a])
+        self._drift.add(dt, x, rel)
         if self._drift.span < self.cfg.short_min_span_s:
             return []
-        leak = -self._drift.slope_per_h()  # Ah per hour = A
+        theta = self._drift.solve()
+        if theta is None:
+            return []
+        leak = -theta[:, 1]  # Ah per hour = A
         leak = leak - np.median(leak)
         self.leak_a = leak
         mad = 1.4826 * np.median(np.abs(leak)) + 1e-4
@@ -149,7 +159,7 @@ class FaultDetector:
         d = v - np.median(v)
         if self._prev_v is not None:
             dv = np.abs(v - self._prev_v)
-            others_moving = np.median(dv) > 0.002
+            others_moving = np.median(dv) > 0.0005
             self._stuck = np.where((dv == 0) & others_moving, self._stuck + 1, np.where(dv > 0, 0, self._stuck))
             fire = (self._stuck >= cfg.stuck_samples) & ~self._stuck_flagged
             self._stuck_flagged |= fire
@@ -184,7 +194,8 @@ class FaultDetector:
             alerts += [Alert("sensor_offset", "warning", t, [int(c)], float(step[c]),
                              f"cell {int(c)} voltage jumped {1000 * step[c]:+.0f} mV against the pack at rest")
                        for c in np.nonzero(fire)[0]]
-            a_slow = min(dt / (6 * 3600.0), 1.0)
+            # A step, not a drift: the reference follows within minutes (a short's slow drift is judged above).
+            a_slow = min(dt / 600.0, 1.0)
             self._d_slow += a_slow * (d - self._d_slow)
         self._prev_v = v.copy()
         self._prev_d = d
@@ -221,23 +232,26 @@ class FaultDetector:
         return alerts
 
     # --- imbalance ------------------------------------------------------------------------------------------------
-    def balancing(self, t: float, charge_ah: np.ndarray) -> BalancingCommand | None:
-        """Passive balancing towards the emptiest cell, at most once per ``balance_period_s``."""
+    def balancing(self, t: float, soc: np.ndarray, capacity_ah: np.ndarray) -> BalancingCommand | None:
+        """Passive balancing: bleed every cell down to the SoC of the emptiest one, when the SoC spread exceeds
+        ``imbalance_fraction``; at most once per ``balance_period_s``."""
         cfg = self.cfg
         if t - self._last_balance_t < cfg.balance_period_s:
             return None
-        excess = charge_ah - np.min(charge_ah)
-        if np.max(excess) <= cfg.imbalance_fraction * float(np.median(self.capacity_ah)):
+        s = np.clip(soc, 0.0, 1.0)
+        spread = s - np.min(s)
+        if np.max(spread) <= cfg.imbalance_fraction:
             return None
-        cells = np.nonzero(excess > cfg.balance_target_fraction * self.capacity_ah)[0]
+        excess = spread * capacity_ah
+        cells = np.nonzero(spread > cfg.balance_target_fraction)[0]
         self._last_balance_t = t
         return BalancingCommand(t, [int(c) for c in cells], [float(excess[c]) for c in cells])
 
     def update(self, t: float, dt: float, current_a: float, voltage_v: np.ndarray, temperature_c: np.ndarray,
-               soc: np.ndarray, capacity_ah: np.ndarray) -> list[Alert]:
-        """One step with clean data (the worker filters bad samples before)."""
-        charge = np.clip(soc, -0.1, 1.1) * capacity_ah
+               soc_v: np.ndarray) -> list[Alert]:
+        """One step with clean data (the worker filters bad samples before). ``soc_v`` is the SoC each cell's
+        voltage implies under its model (OCV inverse of the voltage plus the overpotentials)."""
         alerts = self._sensors(t, dt, current_a, voltage_v)
-        alerts += self._internal_short(t, dt, charge)
+        alerts += self._internal_short(t, dt, current_a, soc_v)
         alerts += self._temperature(t, dt, temperature_c)
         return alerts

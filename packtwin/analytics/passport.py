@@ -36,7 +36,7 @@ class EstimateRecord:
     power_fade_pct: float | None = None
     round_trip_efficiency_pct: float | None = None
     initial_round_trip_efficiency_pct: float | None = None
-    power_capability_pct: float | None = None     # remaining power capability against the original, at ``soc``
+    power_capability_w: float | None = None       # remaining (discharge) power capability at ``soc``
     measured_temp_c: float | None = None
     time_extreme_high_temp_min: float | None = None
     time_extreme_low_temp_min: float | None = None
@@ -101,11 +101,13 @@ def passport_values(rec: EstimateRecord) -> list[PassportValue]:
     pc("StateOfCertifiedEnergy", "StateOfCertifiedEnergyValue", soce, "xs:float", "%", 2)
     pc("RemainingRoundTripEnergyEfficiency", "RemainingRoundTripEnergyEfficiencyValue",
        rec.round_trip_efficiency_pct, "xs:float", "%", 2)
-    if _finite(rec.power_capability_pct) and _finite(rec.soc):
+    if _finite(rec.power_capability_w) and _finite(rec.soc):
         base = "RemainingPowerCapability.RemainingPowerCapabilityDynamicAt"
         out.append(PassportValue(PRODUCT_CONDITION, f"{base}.AtSoC", _f(100.0 * rec.soc, 2), "xs:float", "%"))
-        out.append(PassportValue(PRODUCT_CONDITION, f"{base}.PowerCapabilityAt", _f(rec.power_capability_pct, 2),
-                                 "xs:float", "%"))
+        # Template defect: IDTA 02035-5 v1.0.1 tags PowerCapabilityAt with % while the regulation's "remaining power
+        # capability" is a power; we write watts.
+        out.append(PassportValue(PRODUCT_CONDITION, f"{base}.PowerCapabilityAt", _f(rec.power_capability_w, 1),
+                                 "xs:float", "W"))
         out.append(PassportValue(PRODUCT_CONDITION, f"{base}.RPCLastUpdated", ts, "xs:dateTime", ""))
         out.append(PassportValue(PRODUCT_CONDITION, "RemainingPowerCapability.LastUpdate", ts, "xs:dateTime", ""))
     temps = [("MeasuredTemp", rec.measured_temp_c, "degC"),

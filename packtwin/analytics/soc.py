@@ -71,6 +71,13 @@ class SocEKF:
         self._cap_walk = (tu.capacity_walk * self.q) ** 2 if tu.estimate_capacity else np.zeros(n)
         self.resistance_scale = np.ones(n)
         self._is_scalar = False
+        # Without bias and capacity states the covariance stays diagonal-only: the fast path applies.
+        self._soc_only = tu.bias0_std_c == 0.0 and tu.bias_walk_c == 0.0 and not tu.estimate_capacity
+        self._g = np.zeros(n)
+        self._tmp = np.zeros(n)
+        self._tmp2 = np.zeros(n)
+        self._innov = np.zeros(n)
+        self._idx = np.zeros(n, dtype=np.intp)
         self._dt = -1.0
         self.last_innovation = np.zeros(n)
         self.set_params(params)
@@ -103,6 +110,7 @@ class SocEKF:
         self._qs = tu.soc_walk ** 2 * dt
         self._qb = self._bias_walk * dt
         self._qq = self._cap_walk * dt
+        self._alpha = (dt / 3600.0) * self.q
         self._dt = dt
 
     def step(self, current_a, voltage_v, dt: float, valid=None):
@@ -114,6 +122,8 @@ class SocEKF:
         """
         if dt != self._dt:
             self._coefficients(dt)
+        if self._soc_only and not self._is_scalar:
+            return self._step_soc_only(current_a, voltage_v, valid)
         i = current_a - self.b  # true current estimate
         # --- predict
         alpha = (dt / 3600.0) * self.q
@@ -155,6 +165,53 @@ class SocEKF:
         self.p01, self.p02, self.p12, self.p11, self.p22 = p01, p02, p12, p11, p22
         self.last_innovation = innov
         return self.s
+
+    def _step_soc_only(self, current_a, voltage_v: np.ndarray, valid) -> np.ndarray:
+        """The same filter when the bias and capacity states are switched off: the covariance is one array, and
+        every operation works in place on preallocated buffers (this is the fleet-rate path)."""
+        i = current_a
+        s, p00, g_buf, tmp = self.s, self.p00, self._g, self._tmp
+        p00 += self._qs
+        np.multiply(self._alpha, i, out=tmp)
+        s -= tmp
+        self.v1 *= self.a1
+        self.v2 *= self.a2
+        np.multiply(self.k1, i, out=tmp)
+        self.v1 += tmp
+        np.multiply(self.k2, i, out=tmp)
+        self.v2 += tmp
+        # OCV lookup: segment index, then base + slope * s.
+        idx = self._idx
+        np.subtract(s, self.ocv.soc_lo, out=tmp)
+        tmp *= self.ocv.inv_step
+        np.clip(tmp, 0, self.ocv._last, out=tmp)
+        idx[...] = tmp
+        np.take(self.ocv.slope, idx, out=g_buf)
+        innov = self._innov
+        np.take(self.ocv._base, idx, out=innov)
+        np.multiply(g_buf, s, out=tmp)
+        innov += tmp                      # OCV(s)
+        np.subtract(voltage_v, innov, out=innov)
+        np.multiply(self.r0, i, out=tmp)
+        innov += tmp
+        innov += self.v1
+        innov += self.v2                  # innovation = V - (OCV - R0 i - v1 - v2)
+        # gain = p00 g / (g^2 p00 + r)
+        r = self._r_base + self._r_load * (i * i)
+        np.multiply(g_buf, g_buf, out=tmp)
+        tmp *= p00
+        tmp += r
+        np.divide(p00, tmp, out=tmp)
+        tmp *= g_buf                      # Kalman gain
+        if valid is not None:
+            tmp *= valid
+        np.multiply(tmp, innov, out=self._tmp2)
+        s += self._tmp2
+        tmp *= g_buf
+        np.subtract(1.0, tmp, out=tmp)
+        p00 *= tmp
+        self.last_innovation = innov
+        return s
 
     def scalar(self) -> SocEKF:
         """This one-cell filter with every state as a Python float (10x faster per step in CPython)."""

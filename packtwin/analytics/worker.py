@@ -30,6 +30,8 @@ from packtwin.connectors.frame import Frame
 
 log = logging.getLogger(__name__)
 
+# SoC standard deviation held until the identification has seen enough excitation.
+SOC_WARMUP_STD = 0.05
 COUNTERS = ("frames", "accepted", "nan_time", "time_backwards", "duplicate_seq", "nan_current", "shape_mismatch",
             "gap", "nan_voltage", "voltage_out_of_range", "alerts", "estimates", "state_reset")
 
@@ -39,7 +41,8 @@ class WorkerConfig:
     estimate_period_s: float = 5.0     # data time between estimates of one pack
     max_gap_s: float = 60.0            # a longer silence is bridged as an unobserved rest
     voltage_margin_v: float = 0.5      # beyond the cell limits by more than this: a sensor fault, not a state
-    rls_period_s: float = 1.0          # identification and fault checks run on averages over this period
+    rls_period_s: float = 1.0          # identification runs on averages over this period
+    fault_period_s: float = 10.0       # fault checks run on averages over this period
     params_period_s: float = 10.0
     tuning: FilterTuning = field(default_factory=FilterTuning)
     faults: FaultConfig = field(default_factory=FaultConfig)
@@ -69,9 +72,13 @@ class PackState:
         self.temps = np.array([25.0])
         self.scale = 1.0
         self.acc_t = 0.0
-        self.acc_i = np.zeros(n_cells)
-        self.acc_y = np.zeros(n_cells)
-        self.acc_ok = np.zeros(n_cells)
+        self.acc_i = 0.0
+        self.acc_v = np.zeros(n_cells)
+        self.bad_t = np.zeros(n_cells)
+        self.f_t = 0.0
+        self.f_i = 0.0
+        self.f_v = np.zeros(n_cells)
+        self.f_ok = np.zeros(n_cells)
         self.since_params = 0.0
         self.start_soc_energy = None
         self.counters = dict.fromkeys(COUNTERS, 0)
@@ -132,19 +139,22 @@ class AnalyticsWorker:
         c["accepted"] += 1
         self._temperature(st, frame)
         v = np.asarray(frame.cell_voltage_v, dtype=float)
-        finite = np.isfinite(v)
-        in_range = finite & (v >= self._v_lo) & (v <= self._v_hi)
-        n_bad = st.n - int(in_range.sum())
-        if n_bad:
+        # NaN fails both comparisons, so one test catches missing and out-of-range voltages.
+        in_range = (v >= self._v_lo) & (v <= self._v_hi)
+        ekf = st.ekf
+        if in_range.all():
+            valid = None
+            v_clean = v
+        else:
+            finite = np.isfinite(v)
             c["nan_voltage"] += st.n - int(finite.sum())
             c["voltage_out_of_range"] += int(finite.sum()) - int(in_range.sum())
-        valid = in_range.astype(float)
-        v_clean = np.where(in_range, v, 0.0)
-        ekf = st.ekf
+            valid = in_range.astype(float)
+            v_clean = np.where(in_range, v, 0.0)
         if dt > self.cfg.max_gap_s:
             c["gap"] += 1
-            ekf.step(ekf.b, v_clean, dt, np.zeros(st.n))
-            st.acc_t = 0.0
+            ekf.step(0.0, ekf.ocv.ocv(np.clip(ekf.s, 0, 1)), dt, np.zeros(st.n))
+            self._reset_periods(st)
             return
         if st.since_params >= self.cfg.params_period_s:
             ekf.set_params(st.rls.params(ekf.capacity_ah), st.scale)
@@ -152,42 +162,76 @@ class AnalyticsWorker:
         st.since_params += dt
         i = frame.current_a
         ekf.step(i, v_clean, dt, valid)
-        if not np.all(np.isfinite(ekf.s)):
-            # A numerical failure must not reach the passport: restart the filter from the voltages.
-            c["state_reset"] += 1
-            self.packs.pop(frame.pack_id)
-            return
-        st.throughput.add(i, np.where(in_range, v, np.nan_to_num(ekf.s * 0 + self._nominal_v)), dt)
-        # Identification and fault checks on per-period averages: cheaper, and the averages smooth sensor noise.
+        st.throughput.add(i, v_clean, dt)
+        # Identification and fault checks run on per-period averages: cheaper, and averaging smooths sensor noise.
         st.acc_t += dt
-        st.acc_i += (i - ekf.b) * dt
-        ocv_now, _ = self.ocv.ocv_and_slope(np.clip(ekf.s, 0.0, 1.0))
-        st.acc_y += np.where(in_range, v_clean - ocv_now, 0.0) * dt
-        st.acc_ok += valid * dt
+        st.acc_i += i * dt
+        st.acc_v += v_clean * dt
+        if valid is not None:
+            st.bad_t += (1.0 - valid) * dt
         if st.acc_t >= self.cfg.rls_period_s:
-            ok = st.acc_ok >= 0.5 * st.acc_t
-            with np.errstate(invalid="ignore", divide="ignore"):
-                y = np.where(ok, st.acc_y / np.maximum(st.acc_ok, 1e-9), np.nan)
-            st.rls.step(st.acc_i / st.acc_t, y, st.acc_t, np.full(st.n, st.scale), ok)
-            alerts = st.faults.update(frame.t, st.acc_t, i, np.where(in_range, v, np.median(v[in_range]))
-                                      if in_range.any() else ocv_now, st.temps, ekf.s, ekf.capacity_ah)
-            st.acc_t = 0.0
-            st.acc_i[:] = 0.0
-            st.acc_y[:] = 0.0
-            st.acc_ok[:] = 0.0
-            for a in alerts:
-                c["alerts"] += 1
-                if self.on_alert:
-                    self.on_alert(frame.pack_id, a)
-            cmd = st.faults.balancing(frame.t, np.clip(ekf.s, 0, 1) * ekf.capacity_ah)
-            if cmd is not None and self.on_command:
-                self.on_command(frame.pack_id, cmd.to_dict())
-        if frame.t - st.last_emit_t >= self.cfg.estimate_period_s:
+            self._identify(st, frame.pack_id)
+        if st.f_t >= self.cfg.fault_period_s:
+            self._faults(st, frame.t, ekf)
+        if frame.pack_id in self.packs and frame.t - st.last_emit_t >= self.cfg.estimate_period_s:
             st.last_emit_t = frame.t
             rec = self.estimate(frame.pack_id)
             c["estimates"] += 1
             if self.on_estimate:
                 self.on_estimate(frame.pack_id, rec)
+
+    @staticmethod
+    def _reset_periods(st: PackState) -> None:
+        st.acc_t = st.acc_i = st.f_t = st.f_i = 0.0
+        for acc in (st.acc_v, st.bad_t, st.f_v, st.f_ok):
+            acc[:] = 0.0
+
+    def _identify(self, st: PackState, pack_id: str) -> None:
+        ekf = st.ekf
+        if not np.all(np.isfinite(ekf.s)):
+            # A numerical failure must not reach the passport: drop the state, the next frame restarts it.
+            st.counters["state_reset"] += 1
+            self.packs.pop(pack_id, None)
+            return
+        ok_t = st.acc_t - st.bad_t
+        ok = ok_t >= 0.5 * st.acc_t
+        i_mean = st.acc_i / st.acc_t
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v_mean = st.acc_v / np.maximum(ok_t, 1e-9)
+        ocv_now, _ = self.ocv.ocv_and_slope(np.clip(ekf.s, 0.0, 1.0))
+        y = np.where(ok, v_mean - ocv_now, np.nan)
+        st.rls.step(i_mean - ekf.b, y, st.acc_t, np.full(st.n, st.scale), ok)
+        if not st.rls.warmed_up.all():
+            # Parameters not identified yet: do not let the SoC variance collapse on a wrong model.
+            np.maximum(ekf.p00, SOC_WARMUP_STD ** 2, out=ekf.p00)
+        st.f_t += st.acc_t
+        st.f_i += st.acc_i
+        st.f_v += np.where(ok, st.acc_v, 0.0)
+        st.f_ok += np.where(ok, ok_t, 0.0)
+        st.acc_t = st.acc_i = 0.0
+        st.acc_v[:] = 0.0
+        st.bad_t[:] = 0.0
+
+    def _faults(self, st: PackState, t: float, ekf: SocEKF) -> None:
+        ok = st.f_ok >= 0.5 * st.f_t
+        i_mean = st.f_i / st.f_t
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v_mean = np.where(ok, st.f_v / np.maximum(st.f_ok, 1e-9), np.nan)
+        fill = np.nanmedian(v_mean) if ok.any() else float(self.ocv.ocv(0.5))
+        v_mean = np.where(ok, v_mean, fill)
+        # The SoC each cell's own voltage implies: what the short detector compares across the pack.
+        soc_v = self.ocv.soc_from_ocv(v_mean + ekf.r0 * i_mean + ekf.v1 + ekf.v2)
+        alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v)
+        st.f_t = st.f_i = 0.0
+        st.f_v[:] = 0.0
+        st.f_ok[:] = 0.0
+        for a in alerts:
+            st.counters["alerts"] += 1
+            if self.on_alert:
+                self.on_alert(st.pack_id, a)
+        cmd = st.faults.balancing(t, ekf.s, ekf.capacity_ah)
+        if cmd is not None and self.on_command:
+            self.on_command(st.pack_id, cmd.to_dict())
 
     def _temperature(self, st: PackState, frame: Frame) -> None:
         t = np.asarray(frame.temperature_c, dtype=float)
@@ -221,7 +265,8 @@ class AnalyticsWorker:
             capacity_throughput_ah=float(np.mean(tp.capacity_throughput_ah)),
             full_equivalent_cycles=float(np.mean(tp.full_equivalent_cycles(rated))),
             resistance_increase_pct=h.pack_resistance_increase_pct,
-            power_fade_pct=float(np.max(h.power_fade_pct)), measured_temp_c=st.temp, level="pack")
+            power_fade_pct=float(np.max(h.power_fade_pct)), measured_temp_c=st.temp, level="pack",
+            power_capability_w=sop10.pack_discharge_power_w)
         return {
             "pack_id": pack_id, "t": st.last_t, "soc": h.pack_soc, "soc_cells": ekf.s.tolist(),
             "soc_std_cells": ekf.soc_std.tolist(), "capacity_ah_cells": ekf.capacity_ah.tolist(),
