@@ -17,11 +17,11 @@ import numpy as np
 @dataclass(frozen=True)
 class FaultConfig:
     # Internal short: the leak current estimated from the drift of each cell's charge against the pack median.
-    short_window_s: float = 3600.0       # exponential window of the drift regression
+    short_window_s: float = 2400.0       # exponential window of the drift regression
     short_min_leak_a: float = 0.008      # leak current that counts as a short (3.7 V / 0.008 A ~ 460 ohm)
     short_robust_z: float = 8.0          # and stands out of the pack's spread by this many robust sigmas
     short_min_span_s: float = 1800.0     # evidence needed before judging
-    short_persist_s: float = 600.0       # the condition must hold this long
+    short_persist_s: float = 300.0       # the condition must hold this long
     # Voltage sensors.
     stuck_samples: int = 6            # fault-check periods (averages) without any change
     offset_v: float = 0.015

@@ -81,7 +81,7 @@ class RLSIdentifier:
         """One update. ``current_a`` is the bias-corrected current, ``voltage_minus_ocv`` the terminal voltage minus
         the OCV of the filter's SoC, ``resistance_scale`` the Arrhenius factor of the present temperature (so the
         stored resistances are at the reference temperature)."""
-        if dt != self._dt:
+        if abs(dt - self._dt) > 1e-6 * dt:  # epoch timestamps jitter in the last bits
             self._coefficients(dt)
         i = np.broadcast_to(np.asarray(current_a, dtype=float), (self.n,))
         self.f1 = self.a1 * self.f1 + (1.0 - self.a1) * i

@@ -120,7 +120,7 @@ class SocEKF:
         upstream. The body uses only arithmetic that works both on arrays (in place) and on Python floats, so
         :meth:`scalar` filters (one cell, offline) run the very same code without numpy's per-call overhead.
         """
-        if dt != self._dt:
+        if abs(dt - self._dt) > 1e-6 * dt:  # epoch timestamps jitter in the last bits
             self._coefficients(dt)
         if self._soc_only and not self._is_scalar:
             return self._step_soc_only(current_a, voltage_v, valid)

@@ -23,13 +23,12 @@ class Throughput:
 
     def add(self, current_a: float, voltage_v: np.ndarray, dt_s: float) -> None:
         ah = abs(current_a) * dt_s / 3600.0
-        kwh = ah * voltage_v / 1000.0
         if current_a >= 0:
             self.discharge_ah += ah
-            self.discharge_kwh += kwh
+            self.discharge_kwh += (ah / 1000.0) * voltage_v
         else:
             self.charge_ah += ah
-            self.charge_kwh += kwh
+            self.charge_kwh += (ah / 1000.0) * voltage_v
 
     @property
     def capacity_throughput_ah(self) -> np.ndarray:

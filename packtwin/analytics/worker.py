@@ -79,6 +79,8 @@ class PackState:
         self.f_i = 0.0
         self.f_v = np.zeros(n_cells)
         self.f_ok = np.zeros(n_cells)
+        self.tmp = np.zeros(n_cells)
+        self.last_temps = frame.temperature_c
         self.since_params = 0.0
         self.start_soc_energy = None
         self.counters = dict.fromkeys(COUNTERS, 0)
@@ -114,7 +116,7 @@ class AnalyticsWorker:
             self.packs[frame.pack_id] = st
             st.counters["frames"] += 1
             st.counters["accepted"] += 1
-            self._temperature(st, frame)
+            self._temperature(st, frame.temperature_c)
             return
         c = st.counters
         c["frames"] += 1
@@ -137,15 +139,15 @@ class AnalyticsWorker:
         st.last_t = frame.t
         st.last_seq = frame.seq
         c["accepted"] += 1
-        self._temperature(st, frame)
+        st.last_temps = frame.temperature_c  # processed once per identification period
         v = np.asarray(frame.cell_voltage_v, dtype=float)
-        # NaN fails both comparisons, so one test catches missing and out-of-range voltages.
-        in_range = (v >= self._v_lo) & (v <= self._v_hi)
         ekf = st.ekf
-        if in_range.all():
+        # NaN propagates through min/max and fails the comparison, so this one test catches missing values too.
+        if v.min() >= self._v_lo and v.max() <= self._v_hi:
             valid = None
             v_clean = v
         else:
+            in_range = (v >= self._v_lo) & (v <= self._v_hi)
             finite = np.isfinite(v)
             c["nan_voltage"] += st.n - int(finite.sum())
             c["voltage_out_of_range"] += int(finite.sum()) - int(in_range.sum())
@@ -166,7 +168,8 @@ class AnalyticsWorker:
         # Identification and fault checks run on per-period averages: cheaper, and averaging smooths sensor noise.
         st.acc_t += dt
         st.acc_i += i * dt
-        st.acc_v += v_clean * dt
+        np.multiply(v_clean, dt, out=st.tmp)
+        st.acc_v += st.tmp
         if valid is not None:
             st.bad_t += (1.0 - valid) * dt
         if st.acc_t >= self.cfg.rls_period_s:
@@ -188,6 +191,7 @@ class AnalyticsWorker:
 
     def _identify(self, st: PackState, pack_id: str) -> None:
         ekf = st.ekf
+        self._temperature(st, st.last_temps)
         if not np.all(np.isfinite(ekf.s)):
             # A numerical failure must not reach the passport: drop the state, the next frame restarts it.
             st.counters["state_reset"] += 1
@@ -233,8 +237,8 @@ class AnalyticsWorker:
         if cmd is not None and self.on_command:
             self.on_command(st.pack_id, cmd.to_dict())
 
-    def _temperature(self, st: PackState, frame: Frame) -> None:
-        t = np.asarray(frame.temperature_c, dtype=float)
+    def _temperature(self, st: PackState, temperature_c: np.ndarray) -> None:
+        t = np.asarray(temperature_c, dtype=float)
         t = t[np.isfinite(t) & (t > -60.0) & (t < 150.0)]
         if t.size:
             st.temps = t
