@@ -60,11 +60,12 @@ def shell_has_asset_id(shell: model.AssetAdministrationShell, name: str, value: 
 
 
 def filtered_shells(request: Request) -> list[model.AssetAdministrationShell]:
-    state, role = reader(request)
+    """The stored shells matching ``idShort`` and ``assetIds`` (unfiltered: callers render them per role)."""
+    state, _ = reader(request)
     id_short = request.query_params.get("idShort")
     wanted = asset_id_filters(request)
     out = []
-    for shell in state.view.shells(role):
+    for shell in state.repo.shells():
         if id_short and shell.id_short != id_short:
             continue
         if wanted and not all(shell_has_asset_id(shell, n, v) for n, v in wanted):
@@ -74,7 +75,8 @@ def filtered_shells(request: Request) -> list[model.AssetAdministrationShell]:
 
 
 async def get_shells(request: Request) -> Response:
-    return paged(filtered_shells(request), request)
+    state, role = reader(request)
+    return paged(filtered_shells(request), request, lambda shell: state.view.shell_json(shell, role))
 
 
 async def get_shell_refs(request: Request) -> Response:
