@@ -191,3 +191,21 @@ def test_serialization_formats(env) -> None:
                         headers={"Accept": "application/asset-administration-shell-package+xml"})
     assert aasx.content[:2] == b"PK"
     assert_result(requests.get(app.url + "/serialization", headers={"Accept": "image/png"}, timeout=30), 406)
+
+
+def test_attachments_and_thumbnail_from_the_aasx(tmp_path: Path) -> None:
+    """Supplementary files of a served AASX: the pack's thumbnail and a handover document's file."""
+    from tests.aas.api.conftest import start_server, stop_server
+    from tests.aas.api.fleet_data import write_fleet
+    server = start_server(write_fleet(tmp_path / "fleet.aasx", make_fleet(1, 1, 1)), tmp_path)
+    try:
+        thumb = requests.get(f"{server.url}/shells/{AAS}/asset-information/thumbnail", timeout=10)
+        assert thumb.status_code == 200 and thumb.content[:4] == b"\x89PNG"
+        handover = encode_id(SUBMODEL_ID.replace("BatteryNameplate", "HandoverDocumentation"))
+        path = "Documents[0].DocumentVersions[0].DigitalFiles[0]"
+        doc = requests.get(f"{server.url}/submodels/{handover}/submodel-elements/{path}/attachment", timeout=10)
+        assert doc.status_code == 200 and doc.content[:5] == b"%PDF-"
+        assert_result(requests.get(f"{server.url}/submodels/{SM}/submodel-elements/SerialNumber/attachment",
+                                   timeout=10), 400)
+    finally:
+        stop_server(server)

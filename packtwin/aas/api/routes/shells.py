@@ -20,6 +20,7 @@ from packtwin.aas.api.routes import submodels
 from packtwin.aas.api.routes.common import body_bytes, no_content, ok, paged
 from packtwin.aas.api.state import ApiState, reader, writer
 from packtwin.aas.api.views import submodel_refs
+from packtwin.aas.interchange import file_bytes
 
 ShellLocator = Callable[[Request, ApiState], str]
 
@@ -145,8 +146,7 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         thumb = shell.asset_information.default_thumbnail
         if thumb is None or thumb.path not in state.files:
             raise not_found(f"thumbnail of shell {shell.id!r}")
-        with state.files.open(thumb.path) as fh:
-            data = fh.read()
+        data = file_bytes(state.files, thumb.path)
         return Response(data, media_type=thumb.content_type or "application/octet-stream")
 
     async def get_submodel_refs(request: Request) -> Response:

@@ -24,6 +24,7 @@ from packtwin.aas.api.routes.common import body_bytes, body_json, no_content, ok
 from packtwin.aas.api.state import ApiState, reader, writer
 from packtwin.aas.api.views import metadata, parse_extent, parse_level, shape
 from packtwin.aas.events import Operation
+from packtwin.aas.interchange import file_bytes
 from packtwin.submodels.access import Role
 
 # (request, state, role) -> submodel id; raises 404 when the submodel is not reachable this way.
@@ -308,8 +309,7 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
             raise ApiError(400, f"{path!r} is a {type(element).__name__}, not a File or Blob")
         if element.value is None or element.value not in state.files:
             raise not_found(f"attachment of {path!r} (the File refers to {element.value!r}, not stored here)")
-        with state.files.open(element.value) as fh:
-            data = fh.read()
+        data = file_bytes(state.files, element.value)
         return Response(data, media_type=element.content_type or "application/octet-stream")
 
     el = prefix + "/submodel-elements/{idShortPath}"
