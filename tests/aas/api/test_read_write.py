@@ -209,3 +209,38 @@ def test_attachments_and_thumbnail_from_the_aasx(tmp_path: Path) -> None:
                                    timeout=10), 400)
     finally:
         stop_server(server)
+
+
+def test_shell_and_concept_description_writes(env) -> None:
+    app, repo, events = env
+    shell = requests.get(f"{app.url}/shells/{AAS}", timeout=10).json()
+    new = {**shell, "id": "urn:packtwin:test:aas:9", "idShort": "Spare"}
+    assert requests.post(f"{app.url}/shells", json=new, headers=OPER, timeout=10).status_code == 201
+    assert_result(requests.post(f"{app.url}/shells", json=new, headers=OPER, timeout=10), 409)
+    nine = encode_id(new["id"])
+    info = {**shell["assetInformation"], "globalAssetId": "urn:packtwin:test:asset:9"}
+    assert requests.put(f"{app.url}/shells/{nine}/asset-information", json=info, headers=OPER,
+                        timeout=10).status_code == 204
+    assert repo.get_shell(new["id"]).asset_information.global_asset_id == "urn:packtwin:test:asset:9"
+    refs = requests.get(f"{app.url}/shells/{nine}/submodel-refs", timeout=10).json()["result"]
+    assert requests.delete(f"{app.url}/shells/{nine}/submodel-refs/{encode_id(refs[0]['keys'][0]['value'])}",
+                           headers=OPER, timeout=10).status_code == 204
+    assert len(repo.get_shell(new["id"]).submodel) == len(refs) - 1
+    assert_result(requests.post(f"{app.url}/shells/{nine}/submodel-refs", json=refs[1], headers=OPER,
+                                timeout=10), 409)
+    assert requests.post(f"{app.url}/shells/{nine}/submodel-refs", json=refs[0], headers=OPER,
+                         timeout=10).status_code == 201
+    assert requests.delete(f"{app.url}/shells/{nine}", headers=OPER, timeout=10).status_code == 204
+    assert new["id"] not in repo
+    targets = [(e.operation, e.target) for e in events if e.identifiable_id == new["id"]]
+    assert targets[0] == (Operation.CREATED, Target.SHELL) and targets[-1] == (Operation.DELETED, Target.SHELL)
+    # Concept descriptions.
+    cds = requests.get(f"{app.url}/concept-descriptions", params={"limit": 1}, timeout=10).json()["result"]
+    cd = {**cds[0], "id": "urn:packtwin:test:cd:1"}
+    assert requests.post(f"{app.url}/concept-descriptions", json=cd, headers=OPER, timeout=10).status_code == 201
+    one = f"{app.url}/concept-descriptions/{encode_id(cd['id'])}"
+    assert requests.get(one, timeout=10).json()["id"] == cd["id"]
+    assert requests.put(one, json={**cd, "idShort": "Renamed"}, headers=OPER, timeout=10).status_code == 204
+    assert requests.get(one, timeout=10).json()["idShort"] == "Renamed"
+    assert requests.delete(one, headers=OPER, timeout=10).status_code == 204
+    assert_result(requests.get(one, timeout=10), 404)
