@@ -99,6 +99,13 @@ def test_modifiers_of_submodel_and_elements(env) -> None:
     assert len(page["result"]) == 3 and page["paging_metadata"]["cursor"]
     vals = requests.get(base + "/submodel-elements/$value", params={"limit": 2}, timeout=10).json()
     assert len(vals["result"]) == 2 and all(len(v) == 1 for v in vals["result"])
+    core_value = requests.get(base + "/$value", params={"level": "core"}, timeout=10).json()
+    assert core_value["SerialNumber"] == "PT-P000001" and core_value["Markings"] == []
+    markings = requests.get(f"{base}/submodel-elements/Markings/$value", timeout=10).json()["Markings"]
+    core_markings = requests.get(f"{base}/submodel-elements/Markings/$value", params={"level": "core"},
+                                 timeout=10).json()["Markings"]
+    assert len(core_markings) == len(markings) > 0 and all(m == {} for m in core_markings)
+    assert all(m for m in markings)
     assert_result(requests.get(base, params={"level": "shallow"}, timeout=10), 400)
     assert_result(requests.get(base, params={"extent": "all"}, timeout=10), 400)
     assert_result(requests.get(f"{base}/submodel-elements/No.Such[3]", timeout=10), 404)

@@ -65,27 +65,16 @@ def submodel_json(sm: model.Submodel, request: Request) -> dict:
 
 def value_json(node: model.Submodel | model.SubmodelElement, request: Request) -> Any:
     q = request.query_params
+    # level=core: a submodel's elements with their own values but no nested content; an element with its children.
     deep = parse_level(q.get("level"))
     with_blob = parse_extent(q.get("extent"))
     if isinstance(node, model.Submodel):
-        return _truncate(valueonly.collection_value(node.submodel_element, with_blob), deep, 1)
-    value = valueonly.value_of(node, with_blob)
+        return valueonly.collection_value(node.submodel_element, with_blob, None if deep else 0)
+    value = valueonly.value_of(node, with_blob, None if deep else 1)
     if node.id_short is None:  # an item of a SubmodelElementList has no name to carry
-        return _truncate(value, deep, 1)
-    # Part 2 v3.0 (11.4.2): an element is serialised as a named JSON property, {idShort: value}; see docs/api.md.
-    return {node.id_short: _truncate(value, deep, 1)}
-
-
-def _truncate(value: Any, deep: bool, depth: int) -> Any:
-    """level=core on a ValueOnly tree: nested collections and lists beyond ``depth`` are left out."""
-    if deep:
         return value
-    if isinstance(value, dict):
-        return {k: (_truncate(v, deep, depth - 1) if depth > 0 else v) for k, v in value.items()
-                if depth > 0 or not isinstance(v, dict | list)}
-    if isinstance(value, list):
-        return [_truncate(v, deep, depth - 1) for v in value] if depth > 0 else []
-    return value
+    # Part 2 v3.0 (11.4.2): an element is serialised as a named JSON property, {idShort: value}; see docs/api.md.
+    return {node.id_short: value}
 
 
 # Part 2 v3.0, table of valid modifiers: $path only for elements with children.
@@ -186,7 +175,7 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
         items = [el for el in sm.submodel_element if valueonly.has_value(el)]
         # ValueOnly of an element is {idShort: value} (IDTA-01002 Part 2, SubmodelElementValue in a paged list).
         return paged(items, request,
-                     lambda el: {el.id_short: _truncate(valueonly.value_of(el, with_blob), deep, 0)})
+                     lambda el: {el.id_short: valueonly.value_of(el, with_blob, None if deep else 0)})
 
     async def get_elements_reference(request: Request) -> Response:
         _, _, sm = read(request)
