@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,6 +193,11 @@ def test_serialization_formats(env) -> None:
     js = requests.get(app.url + "/serialization", params=params, timeout=30)
     assert js.headers["content-type"].startswith("application/json")
     assert [s["id"] for s in js.json()["assetAdministrationShells"]] == [AAS_ID]
+    # The whole environment, as the operator sees it, passes the official engine's AAS JSON file check.
+    from aas_test_engines import file as engine_file
+    everything = requests.get(app.url + "/serialization", headers=OPER, timeout=60)
+    result = engine_file.check_json_file(io.BytesIO(everything.content))
+    assert result.ok(), "\n".join(result.to_lines())[:3000] if hasattr(result, "to_lines") else "engine check failed"
     xml = requests.get(app.url + "/serialization", params=params, headers={"Accept": "application/xml"}, timeout=30)
     assert xml.text.lstrip().startswith("<") and SUBMODEL_ID in xml.text
     aasx = requests.get(app.url + "/serialization", params=params, timeout=30,
