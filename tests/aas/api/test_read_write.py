@@ -198,6 +198,15 @@ def test_serialization_formats(env) -> None:
     everything = requests.get(app.url + "/serialization", headers=OPER, timeout=60)
     result = engine_file.check_json_file(io.BytesIO(everything.content))
     assert result.ok(), "\n".join(result.to_lines())[:3000] if hasattr(result, "to_lines") else "engine check failed"
+    # ... and the AAS 3.1 metamodel with its constraints (aas-core3.1), as do single submodels and shells.
+    import aas_core3_1.jsonization as jsonization
+    import aas_core3_1.verification as verification
+    environment = jsonization.environment_from_jsonable(everything.json())
+    assert not [f"{e.path}: {e.cause}" for e in verification.verify(environment)][:5]
+    submodel = jsonization.submodel_from_jsonable(requests.get(f"{app.url}/submodels/{SM}", timeout=10).json())
+    shell = jsonization.asset_administration_shell_from_jsonable(
+        requests.get(f"{app.url}/shells/{AAS}", timeout=10).json())
+    assert not list(verification.verify(submodel)) and not list(verification.verify(shell))
     xml = requests.get(app.url + "/serialization", params=params, headers={"Accept": "application/xml"}, timeout=30)
     assert xml.text.lstrip().startswith("<") and SUBMODEL_ID in xml.text
     aasx = requests.get(app.url + "/serialization", params=params, timeout=30,
