@@ -8,19 +8,23 @@ nothing half-written.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 from basyx.aas import model
 from basyx.aas.adapter import aasx
 from basyx.aas.adapter.json import json_deserialization, json_serialization
 from basyx.aas.adapter.xml import xml_deserialization, xml_serialization
 from lxml import etree
+
+from packtwin.aas.serialization import AASJsonEncoder
 
 FORMATS = (".json", ".xml", ".aasx")
 THUMBNAIL_PART = "/packtwin-thumbnail.png"
@@ -63,8 +67,52 @@ def read_environment(path: str | os.PathLike[str]
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise InterchangeError(f"{path}: not a readable AASX package: {exc}") from None
     except (ValueError, TypeError, AttributeError) as exc:
-        raise InterchangeError(f"{path}: {_describe(exc)}") from None
+        located = _locate_json_defect(path) if fmt == ".json" else None
+        raise InterchangeError(f"{path}: {located or _describe(exc)}") from None
     return objects, files
+
+
+def _locate_json_defect(path: str | os.PathLike[str]) -> str | None:
+    """Name the element behind a parse failure: the parser says what failed but not where."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            env = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    for kind in ("assetAdministrationShells", "submodels", "conceptDescriptions"):
+        for i, obj in enumerate(env.get(kind) or []):
+            where = f"{kind}[{i}] {obj.get('id', '(no id)') if isinstance(obj, dict) else ''}"
+            if not isinstance(obj, dict):
+                return f"{where}: not a JSON object"
+            found = _walk_elements(obj.get("submodelElements") or [], "")
+            if found:
+                return f"{where}: {found}"
+    return None
+
+
+def _walk_elements(elements: list[object], path: str) -> str | None:
+    for j, e in enumerate(elements):
+        if not isinstance(e, dict):
+            return f"{path}[{j}]: not a JSON object"
+        p = f"{path}.{e['idShort']}" if path and "idShort" in e else e.get("idShort", f"{path}[{j}]")
+        vt = e.get("valueType")
+        if e.get("modelType") in ("Property", "Range") and vt is not None:
+            cls = model.datatypes.XSD_TYPE_CLASSES.get(vt)
+            if cls is None:
+                return f"{p}: unknown valueType {vt!r}"
+            for key in ("value", "min", "max"):
+                if e.get(key) is not None:
+                    try:
+                        model.datatypes.from_xsd(e[key], cls)
+                    except (ValueError, TypeError):
+                        return f"{p}: value {e[key]!r} is not a valid {vt}"
+        children = e.get("statements") if e.get("modelType") == "Entity" else e.get("value")
+        if isinstance(children, list) and e.get("modelType") in ("SubmodelElementCollection",
+                                                                   "SubmodelElementList", "Entity"):
+            found = _walk_elements(children, str(p))
+            if found:
+                return found
+    return None
 
 
 def _read_aasx(path: str | os.PathLike[str], objects: model.DictIdentifiableStore,
@@ -92,6 +140,23 @@ def _describe(exc: BaseException) -> str:
     return " <- ".join(p for p in parts if p)
 
 
+@contextlib.contextmanager
+def atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """A text file that appears at ``path`` only when the block completes (fsync'd, then renamed)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_environment(path: str | os.PathLike[str], objects: Iterable[model.Identifiable],
                       files: aasx.AbstractSupplementaryFileContainer | None = None,
                       thumbnail: tuple[bytes, str] | None = None) -> None:
@@ -105,7 +170,7 @@ def write_environment(path: str | os.PathLike[str], objects: Iterable[model.Iden
     try:
         if fmt == ".json":
             with open(tmp, "w", encoding="utf-8") as fh:
-                json_serialization.write_aas_json_file(fh, store)
+                json_serialization.write_aas_json_file(fh, store, encoder=AASJsonEncoder)
         elif fmt == ".xml":
             with open(tmp, "wb") as fh:
                 xml_serialization.write_aas_xml_file(fh, store)
@@ -123,7 +188,8 @@ def _write_aasx(path: str, store: model.DictIdentifiableStore, files: aasx.Abstr
                 thumbnail: tuple[bytes, str] | None) -> None:
     with aasx.AASXWriter(path, failsafe=False) as writer:
         # One environment part with everything (shells, submodels, concept descriptions), as in the IDTA templates.
-        writer.write_all_aas_objects("/aasx/data.json", store, files, write_json=True)
+        # XML inside the package: basyx's AASX writer has no encoder hook for the JSON defect fixed in serialization.
+        writer.write_all_aas_objects("/aasx/data.xml", store, files, write_json=False)
         if thumbnail is not None:
             writer.write_thumbnail(THUMBNAIL_PART, bytearray(thumbnail[0]), thumbnail[1])
 

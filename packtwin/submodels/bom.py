@@ -8,13 +8,16 @@ discovery. The template's node idShort ``Node`` is a placeholder; nodes are name
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from basyx.aas import model
 
 from packtwin.aas.hierarchy import Battery
 from packtwin.aas.ids import Level
+from packtwin.aas.serialization import from_json
 from packtwin.submodels.part import Part, Violation
 
 PART = Part(
@@ -33,8 +36,8 @@ ARCHE_TYPE = f"{_BASE}/ArcheType/1/0"
 ARCHE_TYPES = ("Full", "OneDown", "OneUp")
 
 
-def _sem(value: str) -> model.ExternalReference:
-    return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, value),))
+def _sem(value: str) -> dict[str, Any]:
+    return {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": value}]}
 
 
 def _id_short(serial: str) -> str:
@@ -42,34 +45,43 @@ def _id_short(serial: str) -> str:
     return "N_" + re.sub(r"[^A-Za-z0-9_]", "_", serial)
 
 
-def _ref(submodel_id: str, *entities: str) -> model.ModelReference:
-    keys = [model.Key(model.KeyTypes.SUBMODEL, submodel_id)]
-    keys += [model.Key(model.KeyTypes.ENTITY, e) for e in entities]
-    return model.ModelReference(tuple(keys), model.Entity)
+def _ref(submodel_id: str, *entities: str) -> dict[str, Any]:
+    keys = [{"type": "Submodel", "value": submodel_id}] + [{"type": "Entity", "value": e} for e in entities]
+    return {"type": "ModelReference", "keys": keys}
+
+
+def build_json(battery: Battery, submodel_id: str) -> dict[str, Any]:
+    """AAS JSON of the battery's BoM submodel."""
+    if battery.level is Level.CELL:
+        assert battery.parent is not None
+        arche, others, relation, name = "OneUp", [battery.parent], IS_PART_OF, "IsPartOf"
+    else:
+        arche, others, relation, name = "OneDown", battery.children, HAS_PART, "HasPart"
+    statements: list[dict[str, Any]] = [
+        {"idShort": _id_short(o.serial), "semanticId": _sem(NODE), "entityType": "SelfManagedEntity",
+         "globalAssetId": o.ids.global_asset_id, "modelType": "Entity"}
+        for o in others
+    ]
+    statements += [
+        {"idShort": f"{name}_{_id_short(o.serial)[2:]}", "semanticId": _sem(relation),
+         "first": _ref(submodel_id, "EntryNode"), "second": _ref(submodel_id, "EntryNode", _id_short(o.serial)),
+         "modelType": "RelationshipElement"}
+        for o in others
+    ]
+    return {
+        "idShort": PART.id_short, "id": submodel_id, "kind": "Instance", "semanticId": _sem(PART.semantic_id),
+        "modelType": "Submodel",
+        "submodelElements": [
+            {"idShort": "EntryNode", "semanticId": _sem(ENTRY_NODE), "statements": statements,
+             "entityType": "SelfManagedEntity", "globalAssetId": battery.ids.global_asset_id, "modelType": "Entity"},
+            {"idShort": "ArcheType", "semanticId": _sem(ARCHE_TYPE), "valueType": "xs:string", "value": arche,
+             "modelType": "Property"},
+        ],
+    }
 
 
 def build(battery: Battery, submodel_id: str) -> model.Submodel:
-    if battery.level is Level.CELL:
-        assert battery.parent is not None
-        arche, others, relation = "OneUp", [battery.parent], IS_PART_OF
-    else:
-        arche, others, relation = "OneDown", battery.children, HAS_PART
-    nodes: list[model.SubmodelElement] = []
-    for other in others:
-        nodes.append(model.Entity(_id_short(other.serial), model.EntityType.SELF_MANAGED_ENTITY,
-                                  global_asset_id=other.ids.global_asset_id, semantic_id=_sem(NODE)))
-    for other in others:
-        rel = model.RelationshipElement(
-            f"{'HasPart' if relation == HAS_PART else 'IsPartOf'}_{_id_short(other.serial)[2:]}",
-            first=_ref(submodel_id, "EntryNode"),
-            second=_ref(submodel_id, "EntryNode", _id_short(other.serial)),
-            semantic_id=_sem(relation))
-        nodes.append(rel)
-    entry = model.Entity("EntryNode", model.EntityType.SELF_MANAGED_ENTITY, statement=nodes,
-                         global_asset_id=battery.ids.global_asset_id, semantic_id=_sem(ENTRY_NODE))
-    arche_type = model.Property("ArcheType", model.datatypes.String, value=arche, semantic_id=_sem(ARCHE_TYPE))
-    return model.Submodel(submodel_id, id_short=PART.id_short, semantic_id=_sem(PART.semantic_id),
-                          submodel_element=[entry, arche_type])
+    return from_json(json.dumps(build_json(battery, submodel_id)))
 
 
 def _sem_of(obj: model.HasSemantics) -> str | None:

@@ -53,6 +53,8 @@ class Part:
     # idShortPath -> (min, max) for numeric values, either bound may be None.
     ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     is_passport: bool = True
+    # Containers whose elements the user defines beyond the template's (e.g. the variables of a 02008 Record).
+    open_containers: frozenset[str] = frozenset()
 
     @cached_property
     def template(self) -> SubmodelTemplate:
@@ -111,6 +113,8 @@ class Part:
                 continue
             generic = _generic(path, child.id_short)
             self._check(child, e, p, generic, where, marks, inherited, out)
+        if generic_path(path) in self.open_containers:
+            return
         for extra in by_id:
             p = f"{path}.{extra}" if path else str(extra)
             out.append(Violation(where, f"{p}: element not in template {self.template.id_short}"))

@@ -85,7 +85,9 @@ def _node(raw: dict[str, Any]) -> Node:
 
 def _strip_template_only(raw: dict[str, Any], in_list: bool) -> dict[str, Any]:
     """Copy ``raw`` without template qualifiers; list items lose their idShort (AASd-120)."""
-    out = {k: v for k, v in raw.items() if k not in ("qualifiers", "value", "statements")}
+    # Instances leave out the template's per-element displayName and description: the ConceptDescriptions exported
+    # with every environment carry the same names and definitions once, instead of once per battery.
+    out = {k: v for k, v in raw.items() if k not in ("qualifiers", "value", "statements", "displayName", "description")}
     quals = [q for q in raw.get("qualifiers", [])
              if q.get("kind") != "TemplateQualifier" and q.get("type") not in CARDINALITY_QUALIFIERS]
     if quals:

@@ -3,12 +3,14 @@ LinkedSegment that points at the time-series store where the history lives."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from basyx.aas import model
 
 from packtwin.aas.hierarchy import Battery
 from packtwin.aas.ids import Level
+from packtwin.aas.serialization import from_json
 from packtwin.submodels.access import AccessGroup
 from packtwin.submodels.part import Part
 
@@ -20,7 +22,11 @@ PART = Part(
     levels=frozenset({Level.PACK}),
     access={"Metadata": AccessGroup.LEGITIMATE_INTEREST, "Segments": AccessGroup.LEGITIMATE_INTEREST},
     is_passport=False,
+    open_containers=frozenset({"Metadata.Record"}),
 )
+
+# Semantic ids of packtwin's own telemetry variables (docs/mqtt.md).
+VOCAB = "https://packtwin.org/vocab/telemetry/"
 
 # The variables of a pack's telemetry record (docs/mqtt.md); Time is the template's mandatory relative time.
 RECORD_VARIABLES = {
@@ -50,14 +56,20 @@ def values(battery: Battery, endpoint: str, query: str) -> dict[str, Any]:
     }
 
 
-def build(battery: Battery, submodel_id: str, endpoint: str, query: str) -> model.Submodel:
+def build_json(battery: Battery, submodel_id: str, endpoint: str, query: str) -> dict[str, Any]:
     """The template instance plus one Property per record variable (the template's sample variables are examples
     that each user replaces with its own)."""
-    sm = PART.build(submodel_id, values(battery, endpoint, query))
-    record = sm.get_referable("Metadata").get_referable("Record")
+    sm = PART.instantiate(submodel_id, values(battery, endpoint, query))
+    metadata = next(e for e in sm["submodelElements"] if e["idShort"] == "Metadata")
+    record = next(e for e in metadata["value"] if e["idShort"] == "Record")
     for name, (value_type, _unit) in RECORD_VARIABLES.items():
-        record.value.add(model.Property(name, model.datatypes.XSD_TYPE_CLASSES[value_type],
-                                        semantic_id=model.ExternalReference((model.Key(
-                                            model.KeyTypes.GLOBAL_REFERENCE,
-                                            f"https://packtwin.org/vocab/telemetry/{name}"),))))
+        record["value"].append({
+            "idShort": name, "valueType": value_type, "modelType": "Property",
+            "semanticId": {"type": "ExternalReference", "keys": [
+                {"type": "GlobalReference", "value": f"{VOCAB}{name}"}]},
+        })
     return sm
+
+
+def build(battery: Battery, submodel_id: str, endpoint: str, query: str) -> model.Submodel:
+    return from_json(json.dumps(build_json(battery, submodel_id, endpoint, query)))

@@ -1,0 +1,158 @@
+"""The RDF store behind the rdflib API: one named graph per access group, queries limited to a role's graphs.
+
+Two backends behind the same :class:`rdflib.Dataset`: ``oxigraph`` (pyoxigraph through oxrdflib; the default, kept
+because it answers the query catalogue one to three orders of magnitude faster, see ``bench/sparql.py`` and
+docs/rdf.md) and ``memory`` (plain rdflib, the baseline). Data of each access group lives in the named graph
+``{base}/graph/{public|legitimateInterest|authorities}``; a query sees the union of the graphs the caller may read as
+its default graph and only those graphs in ``GRAPH`` clauses, whatever ``FROM`` clauses it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Literal as TLiteral
+
+import pyoxigraph as ox
+from oxrdflib import OxigraphStore
+from oxrdflib._converter import from_ox, to_ox
+from rdflib import Dataset, Graph, URIRef
+from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.query import Result
+from rdflib.term import Node
+
+from packtwin.ontology.aas_rdf import Quad
+from packtwin.submodels.access import AccessGroup, Role
+
+Backend = TLiteral["oxigraph", "memory"]
+DEFAULT_BASE = "https://example.org/packtwin"
+
+PREFIXES = {
+    "aas": "https://admin-shell.io/aas/3/1/",
+    "pt": "https://w3id.org/packtwin/ns#",
+    "battery": "https://w3id.org/emmo/domain/battery#",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+
+
+def graph_iri(base: str, group: AccessGroup) -> URIRef:
+    return URIRef(f"{base.rstrip('/')}/graph/{group.token}")
+
+
+def groups_for(role: Role) -> list[AccessGroup]:
+    return [g for g in AccessGroup if g <= role.clearance]
+
+
+class GraphStore:
+    def __init__(self, backend: Backend = "oxigraph", base_iri: str = DEFAULT_BASE) -> None:
+        self.backend = backend
+        self.base_iri = base_iri
+        self.graphs = {g: graph_iri(base_iri, g) for g in AccessGroup}
+        self._ox_graphs = {g: ox.NamedNode(str(iri)) for g, iri in self.graphs.items()}
+        if backend == "oxigraph":
+            self.ox: ox.Store | None = ox.Store()
+            self.dataset = Dataset(store=OxigraphStore(store=self.ox))
+        elif backend == "memory":
+            self.ox = None
+            self.dataset = Dataset()
+        else:
+            raise ValueError(f"unknown store backend {backend!r}; expected oxigraph or memory")
+        for prefix, ns in PREFIXES.items():
+            self.dataset.bind(prefix, ns)
+        self._contexts = {g: self.dataset.graph(iri) for g, iri in self.graphs.items()}
+
+    # -- writes --------------------------------------------------------------------------------------------------
+    def add(self, quads: Iterable[Quad]) -> None:
+        if self.ox is not None:
+            graphs = self._ox_graphs
+            self.ox.extend([ox.Quad(to_ox(s), to_ox(p), to_ox(o), graphs[g]) for s, p, o, g in quads])
+        else:
+            ctx = self._contexts
+            self.dataset.addN((s, p, o, ctx[g]) for s, p, o, g in quads)
+
+    def remove(self, quads: Iterable[Quad]) -> None:
+        if self.ox is not None:
+            graphs = self._ox_graphs
+            for s, p, o, g in quads:
+                self.ox.remove(ox.Quad(to_ox(s), to_ox(p), to_ox(o), graphs[g]))
+        else:
+            for s, p, o, g in quads:
+                self.dataset.remove((s, p, o, self._contexts[g]))
+
+    def quads(self, s: Node | None = None, p: Node | None = None, o: Node | None = None,
+              group: AccessGroup | None = None) -> Iterator[Quad]:
+        """Quads matching the pattern in the access-group graphs (one or all)."""
+        groups = [group] if group is not None else list(AccessGroup)
+        if self.ox is not None:
+            by_iri = {v: k for k, v in self._ox_graphs.items()}
+            for g in groups:
+                for q in self.ox.quads_for_pattern(to_ox(s) if s is not None else None,
+                                                   to_ox(p) if p is not None else None,
+                                                   to_ox(o) if o is not None else None, self._ox_graphs[g]):
+                    yield from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), by_iri[q.graph_name]
+        else:
+            for g in groups:
+                for s2, p2, o2 in self._contexts[g].triples((s, p, o)):
+                    yield s2, p2, o2, g
+
+    def has_object(self, o: Node, group: AccessGroup) -> bool:
+        return next(self.quads(None, None, o, group), None) is not None
+
+    def __len__(self) -> int:
+        return sum(len(self._contexts[g]) for g in AccessGroup)
+
+    def all_quads(self) -> set[Quad]:
+        return set(self.quads())
+
+    def graph_of(self, groups: Sequence[AccessGroup]) -> Graph:
+        """A read-only rdflib view of the union of ``groups``."""
+        return ReadOnlyGraphAggregate([self._contexts[g] for g in groups])
+
+    # -- queries -------------------------------------------------------------------------------------------------
+    def query_native(self, sparql: str, groups: Sequence[AccessGroup], default_graphs: Sequence[str] | None = None,
+                     named_graphs: Sequence[str] | None = None) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        """Run ``sparql`` on pyoxigraph over the union of ``groups``.
+
+        The dataset is always set here, which overrides ``FROM`` / ``FROM NAMED`` in the query; the protocol's
+        ``default-graph-uri`` / ``named-graph-uri`` can only narrow it to graphs among ``groups``.
+        """
+        if self.ox is None:
+            raise RuntimeError("query_native needs the oxigraph backend")
+        allowed = [self._ox_graphs[g] for g in groups]
+        names = {n.value: n for n in allowed}
+        default = [names[g] for g in default_graphs if g in names] if default_graphs else allowed
+        named = [names[g] for g in named_graphs if g in names] if named_graphs else allowed
+        return self.ox.query(sparql, default_graph=default, named_graphs=named, prefixes=PREFIXES)
+
+    def query(self, sparql: str, groups: Sequence[AccessGroup] = tuple(AccessGroup)) -> Result:
+        """Run ``sparql`` through the rdflib API over the union of ``groups``."""
+        if self.ox is not None:
+            result = self.query_native(sparql, groups)
+            return _to_rdflib(result)
+        if set(groups) == set(AccessGroup):
+            self.dataset.default_union = True
+            return self.dataset.query(sparql, initNs=PREFIXES)
+        # rdflib evaluates property paths once per member graph of an aggregate (duplicate rows): the memory
+        # backend is the benchmark baseline, the endpoint always runs on oxigraph.
+        return self.graph_of(groups).query(sparql, initNs=PREFIXES)
+
+
+def _to_rdflib(result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples) -> Result:
+    if isinstance(result, ox.QueryBoolean):
+        out = Result("ASK")
+        out.askAnswer = bool(result)
+    elif isinstance(result, ox.QuerySolutions):
+        from rdflib.term import Variable
+
+        out = Result("SELECT")
+        out.vars = [Variable(v.value) for v in result.variables]
+        out.bindings = [{v: from_ox(val) for v, val in zip(out.vars, solution, strict=True) if val is not None}
+                        for solution in result]
+    else:
+        out = Result("CONSTRUCT")
+        g = Graph()
+        for t in result:
+            g.add((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object)))
+        out.graph = g
+    return out

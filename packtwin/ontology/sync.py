@@ -1,0 +1,190 @@
+"""Keeps the RDF store in step with the AAS repository, one change event at a time (never a full rebuild).
+
+The unit of replacement is as small as the node naming allows:
+
+* an element event replaces the subtree of the element's top-level ancestor (list items are named by position, so
+  an insert into a list renames its later siblings; the top-level element is the smallest stable unit);
+* an identifiable event replaces that shell, submodel or concept description.
+
+Removal follows the graph: the subjects owned by the replaced unit (its element IRIs), then content-addressed value
+nodes no longer referenced in their graph. Battery-node triples (``pt:stateOfHealth`` ...) are shared by several
+submodels of one battery (a cell's ``pt:partOf`` is stated by its own BoM and by its module's), so they are
+reference-counted per contributing identifiable. The result equals a fresh conversion of the repository (tested).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from basyx.aas import model
+from rdflib import URIRef
+
+from packtwin.aas.events import ChangeEvent, Operation, Target
+from packtwin.aas.repository import Repository
+from packtwin.ontology import battery
+from packtwin.ontology.aas_rdf import (
+    VALUE_PREFIX,
+    Quad,
+    _Out,
+    convert_identifiable,
+    element_iri,
+    identifiable_iri,
+    link_submodel_element,
+    p,
+)
+from packtwin.ontology.store import GraphStore
+from packtwin.submodels.access import AccessGroup, own_access_group
+
+logger = logging.getLogger(__name__)
+_SUBMODEL_ELEMENTS = p("Submodel", "submodelElements")
+
+
+def full_quads(objects: Iterable[model.Identifiable]) -> tuple[list[Quad], dict[str, list[Quad]]]:
+    """(all quads, battery-node quads per identifiable id) of a fresh conversion."""
+    quads: list[Quad] = []
+    about: dict[str, list[Quad]] = {}
+    for obj in objects:
+        quads += convert_identifiable(obj)
+        a, owned = battery.derive(obj)
+        quads += owned
+        if a:
+            about[obj.id] = a
+            quads += a
+    return quads, about
+
+
+def convert_all(objects: Iterable[model.Identifiable], store: GraphStore) -> None:
+    quads, _ = full_quads(objects)
+    store.add(quads)
+
+
+class RdfSync:
+    """Subscribes to ``repo.bus`` and applies every change to ``store``."""
+
+    def __init__(self, repo: Repository, store: GraphStore) -> None:
+        self.repo = repo
+        self.store = store
+        self.lock = threading.RLock()
+        self._about: dict[str, list[Quad]] = {}
+        self._refs: Counter[Quad] = Counter()
+        self._unsubscribe: Callable[[], None] | None = None
+        self.events = 0
+
+    # -- life cycle --------------------------------------------------------------------------------------------
+    def start(self) -> RdfSync:
+        """Convert the repository once, then follow its events."""
+        with self.lock, self.repo.lock:
+            quads, about = full_quads(list(self.repo))
+            for ident, a in about.items():
+                self._about[ident] = a
+                self._refs.update(a)
+            self.store.add(quads)
+            self._unsubscribe = self.repo.bus.subscribe(self.on_event)
+        return self
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # -- events --------------------------------------------------------------------------------------------------
+    def on_event(self, event: ChangeEvent) -> None:
+        with self.lock:
+            self.events += 1
+            if event.target is Target.SUBMODEL_ELEMENT:
+                self._element_changed(event)
+            elif event.operation is Operation.DELETED:
+                self._remove_identifiable(event.identifiable_id)
+            else:
+                obj = event.obj if isinstance(event.obj, model.Identifiable) else self.repo.get(event.identifiable_id)
+                self._remove_identifiable(event.identifiable_id)
+                self._add_identifiable(obj)
+
+    def _add_identifiable(self, obj: model.Identifiable) -> None:
+        quads = convert_identifiable(obj)
+        about, owned = battery.derive(obj)
+        self.store.add(quads + owned)
+        self._set_about(obj.id, about)
+
+    def _remove_identifiable(self, identifier: str) -> None:
+        node = identifiable_iri(identifier)
+        self._remove_subtree(node, str(element_iri(identifier, "")))
+        self._set_about(identifier, [])
+
+    def _element_changed(self, event: ChangeEvent) -> None:
+        try:
+            sm = self.repo.get_submodel(event.identifiable_id)
+        except KeyError:
+            self._remove_identifiable(event.identifiable_id)
+            return
+        path = event.id_short_path or ""
+        top = path.split(".", 1)[0].split("[", 1)[0]
+        top_node = element_iri(sm.id, top)
+        # The link from the submodel lives in the element's graph, which may have changed with the element.
+        self.store.remove([q for q in self.store.quads(identifiable_iri(sm.id), _SUBMODEL_ELEMENTS, top_node)])
+        self._remove_subtree(top_node, str(top_node))
+        try:
+            element = sm.get_referable(top)
+        except KeyError:
+            element = None
+        sm_own = own_access_group(sm)
+        out = _Out()
+        if element is not None:
+            link_submodel_element(sm, element, sm_own if sm_own is not None else AccessGroup.PUBLIC, out)
+        about, owned = battery.derive(sm)
+        self.store.add(out.quads + owned)
+        self._set_about(sm.id, about)
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _remove_subtree(self, root: URIRef, owned_prefix: str) -> None:
+        """Remove ``root`` and the element nodes below it, then release value nodes nobody uses any more."""
+        todo = [root]
+        released: list[tuple[URIRef, AccessGroup]] = []
+        seen: set[URIRef] = set()
+        while todo:
+            node = todo.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            quads = list(self.store.quads(node))
+            self.store.remove(quads)
+            for _, _, o, g in quads:
+                if isinstance(o, URIRef):
+                    text = str(o)
+                    if text.startswith(owned_prefix) and o != node:
+                        todo.append(o)
+                    elif text.startswith(VALUE_PREFIX):
+                        released.append((o, g))
+        self._release(released)
+
+    def _release(self, nodes: list[tuple[URIRef, AccessGroup]]) -> None:
+        while nodes:
+            node, g = nodes.pop()
+            if self.store.has_object(node, g):
+                continue
+            quads = list(self.store.quads(node, None, None, g))
+            self.store.remove(quads)
+            nodes += [(o, g) for _, _, o, _ in quads if isinstance(o, URIRef) and str(o).startswith(VALUE_PREFIX)]
+
+    def _set_about(self, identifier: str, quads: list[Quad]) -> None:
+        old = self._about.pop(identifier, [])
+        new = list(dict.fromkeys(quads))
+        old_set, new_set = set(old), set(new)
+        gone = []
+        for q in old_set - new_set:
+            self._refs[q] -= 1
+            if self._refs[q] <= 0:
+                del self._refs[q]
+                gone.append(q)
+        added = []
+        for q in new_set - old_set:
+            if self._refs[q] == 0:
+                added.append(q)
+            self._refs[q] += 1
+        self.store.remove(gone)
+        self.store.add(added)
+        if new:
+            self._about[identifier] = new
