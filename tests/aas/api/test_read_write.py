@@ -252,6 +252,14 @@ def test_shell_and_concept_description_writes(env) -> None:
                                 timeout=10), 409)
     assert requests.post(f"{app.url}/shells/{nine}/submodel-refs", json=refs[0], headers=OPER,
                          timeout=10).status_code == 201
+    # Through the shell: replace a submodel, then delete it together with the shell's reference.
+    victim = refs[1]["keys"][0]["value"]
+    nested = f"{app.url}/shells/{nine}/submodels/{encode_id(victim)}"
+    body = requests.get(nested, headers=OPER, timeout=10).json()
+    assert requests.put(nested, json={**body, "idShort": "Replaced"}, headers=OPER, timeout=10).status_code == 204
+    assert repo.get_submodel(victim).id_short == "Replaced"
+    assert requests.delete(nested, headers=OPER, timeout=10).status_code == 204
+    assert victim not in repo and all(r.key[0].value != victim for r in repo.get_shell(new["id"]).submodel)
     assert requests.delete(f"{app.url}/shells/{nine}", headers=OPER, timeout=10).status_code == 204
     assert new["id"] not in repo
     targets = [(e.operation, e.target) for e in events if e.identifiable_id == new["id"]]

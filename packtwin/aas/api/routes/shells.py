@@ -194,8 +194,16 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         routes.append(Route(prefix + "/", get_shell, methods=["GET"]))
     if deletable:
         routes.append(Route(base, delete_shell, methods=["DELETE"]))
-    routes += submodels.make_routes(prefix + "/submodels/{submodelIdentifier}",
-                                    submodels.in_shell(locate))
+    def drop_reference(request: Request, state: ApiState, sm_id: str) -> None:
+        shell = state.repo.get_shell(locate(request, state))
+        with state.repo.lock:
+            for ref in [r for r in shell.submodel if r.key and r.key[0].value == sm_id]:
+                shell.submodel.discard(ref)
+            state.repo.commit(shell)
+
+    # DeleteSubmodelById in the AAS Repository deletes the submodel and the shell's reference to it.
+    routes += submodels.make_routes(prefix + "/submodels/{submodelIdentifier}", submodels.in_shell(locate),
+                                    deletable=True, after_delete=drop_reference)
     return routes
 
 

@@ -87,8 +87,10 @@ def reference_of(element: model.Referable) -> model.ModelReference:
 
 # -- handlers --------------------------------------------------------------------------------------------------------
 
-def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[Route]:
-    """All submodel routes under ``prefix`` (``prefix`` itself is the submodel)."""
+def make_routes(prefix: str, locate: Locator, deletable: bool = False,
+                after_delete: Callable[[Request, ApiState, str], None] | None = None) -> list[Route]:
+    """All submodel routes under ``prefix`` (``prefix`` itself is the submodel); ``after_delete`` runs after the
+    submodel was deleted (the AAS Repository drops the shell's reference to it)."""
 
     def read(request: Request) -> tuple[ApiState, Role, model.Submodel]:
         state, role = reader(request)
@@ -125,6 +127,8 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
     async def delete_submodel(request: Request) -> Response:
         state, sm = target(request)
         state.repo.delete(sm.id)
+        if after_delete is not None:
+            after_delete(request, state, sm.id)
         return no_content()
 
     async def get_metadata(request: Request) -> Response:
