@@ -159,3 +159,28 @@ def test_no_read_endpoint_leaks(setup, role: str) -> None:
         assert listed == {p for p, g in groups[sm].items() if g <= clearance}, sm
     assert seen_allowed == allowed, f"{role} misses {sorted(allowed - seen_allowed)[:5]}"  # nothing over-pruned
     assert checked > 300
+
+
+def test_submodel_marked_above_the_role_is_invisible_everywhere() -> None:
+    """A whole submodel marked ``authorities`` is absent for lower roles: no 200, no list entry, no reference."""
+    from packtwin.submodels.access import set_access_group
+    fleet = make_fleet(1, 1, 1)
+    secret_id = next(o.id for o in fleet.objects
+                     if isinstance(o, model.Submodel) and o.id.endswith("pack/PT-P000001/Circularity"))
+    set_access_group(fleet.objects.get_item(secret_id), AccessGroup.AUTHORITIES)
+    repo = Repository.open(None)
+    repo.add_many(list(fleet.objects))
+    app = live(create_app(repo, Settings(), auth=keys_config()))
+    aas, sm = encode_id(PACK_AAS), encode_id(secret_id)
+    try:
+        for role, visible in (("anonymous", False), ("legitimate_interest", False), ("authority", True)):
+            h = headers_for(role)
+            direct = requests.get(f"{app.url}/submodels/{sm}/$value", headers=h, timeout=10)
+            via_shell = requests.get(f"{app.url}/shells/{aas}/submodels/{sm}", headers=h, timeout=10)
+            assert (direct.status_code, via_shell.status_code) == ((200, 200) if visible else (404, 404)), role
+            texts = [requests.get(app.url + path, headers=h, timeout=30).text for path in (
+                "/submodels", f"/shells/{aas}", f"/shells/{aas}/submodel-refs", "/submodel-descriptors",
+                f"/shell-descriptors/{aas}", "/serialization", "/submodels/$reference")]
+            assert all((secret_id in t) is visible for t in texts), role
+    finally:
+        app.stop()
