@@ -20,7 +20,7 @@ from packtwin.aas.api import paths, valueonly
 from packtwin.aas.api.b64 import decode_id
 from packtwin.aas.api.codec import decode_model, to_dict
 from packtwin.aas.api.errors import ApiError, not_found
-from packtwin.aas.api.routes.common import body_bytes, body_json, no_content, ok, paged
+from packtwin.aas.api.routes.common import body_bytes, body_json, locked, no_content, ok, paged
 from packtwin.aas.api.state import ApiState, reader, writer
 from packtwin.aas.api.views import metadata, parse_extent, parse_level, shape
 from packtwin.aas.events import Operation
@@ -121,14 +121,17 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False,
         new = decode_model(raw, model.Submodel)
         if new.id != sm.id:
             raise ApiError(400, f"body id {new.id!r} differs from the addressed submodel {sm.id!r}")
-        state.repo.replace(new)
+        await locked(state, lambda: state.repo.replace(new))
         return no_content()
 
     async def delete_submodel(request: Request) -> Response:
         state, sm = target(request)
-        state.repo.delete(sm.id)
-        if after_delete is not None:
-            after_delete(request, state, sm.id)
+
+        def write() -> None:
+            state.repo.delete(sm.id)
+            if after_delete is not None:
+                after_delete(request, state, sm.id)
+        await locked(state, write)
         return no_content()
 
     async def get_metadata(request: Request) -> Response:
@@ -142,10 +145,11 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False,
     async def patch_value(request: Request) -> Response:
         raw = await body_json(request)
         state, sm = target(request)
-        with state.repo.lock:
-            staged = valueonly.stage_collection(sm.submodel_element, raw, "")
-            valueonly.apply(staged)
+
+        def write() -> None:
+            valueonly.apply(valueonly.stage_collection(sm.submodel_element, raw, ""))
             state.repo.commit(sm)
+        await locked(state, write)
         return no_content()
 
     async def get_reference(request: Request) -> Response:
@@ -197,9 +201,11 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False,
         raw = await body_bytes(request)
         state, sm = target(request)
         element = _decode_element(raw)
-        with state.repo.lock:
+
+        def write() -> None:
             _add_child(sm, sm.submodel_element, element)
             state.repo.commit(sm, str(element.id_short), Operation.CREATED, element)
+        await locked(state, write)
         return ok(element, 201)
 
     # ---- one element
@@ -244,7 +250,8 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False,
         raw = await body_bytes(request)
         state, sm = target(request)
         new = _decode_element(raw)
-        with state.repo.lock:
+
+        def write() -> None:
             old = paths.resolve(sm, path)
             parent = old.parent
             container = _container(parent)
@@ -254,6 +261,7 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False,
                 new.id_short = None
             _replace_child(parent, container, old, new)
             state.repo.commit(sm, path, Operation.UPDATED, new)
+        await locked(state, write)
         return no_content()
 
     async def post_element(request: Request) -> Response:
@@ -261,33 +269,38 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False,
         raw = await body_bytes(request)
         state, sm = target(request)
         element = _decode_element(raw)
-        with state.repo.lock:
+
+        def write() -> None:
             parent = paths.resolve(sm, path)
             container = _container(parent)
             if container is None:
                 raise ApiError(400, f"a {type(parent).__name__} cannot contain submodel elements")
             _add_child(parent, container, element)
             state.repo.commit(sm, paths.path_of(element), Operation.CREATED, element)
+        await locked(state, write)
         return ok(element, 201)
 
     async def delete_element(request: Request) -> Response:
         path = element_path(request)
         state, sm = target(request)
-        with state.repo.lock:
+
+        def write() -> None:
             element = paths.resolve(sm, path)
-            container = _container(element.parent)
-            container.remove(element)
+            _container(element.parent).remove(element)
             state.repo.commit(sm, path, Operation.DELETED, None)
+        await locked(state, write)
         return no_content()
 
     async def patch_element_value(request: Request) -> Response:
         path = element_path(request)
         raw = await body_json(request)
         state, sm = target(request)
-        with state.repo.lock:
+
+        def write() -> None:
             element = paths.resolve(sm, path)
             valueonly.set_value(element, valueonly.unwrap(element, raw), path)
             state.repo.commit(sm, path, Operation.UPDATED, element)
+        await locked(state, write)
         return no_content()
 
     async def get_attachment(request: Request) -> Response:
