@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES: list[str] = [
+    "packtwin.ontology.cli",
 ]
 
 
