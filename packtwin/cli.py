@@ -13,8 +13,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: list[str] = [
+COMMAND_MODULES = [
+    "packtwin.aas.api.cli",
+    "packtwin.aas.cli",
+    "packtwin.analytics.cli",
+    "packtwin.connectors.cli",
+    "packtwin.connectors.ditto.cli",
     "packtwin.ontology.cli",
+    "packtwin.sim.cli",
 ]
 
 

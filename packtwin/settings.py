@@ -25,6 +25,12 @@ class Settings:
     # SQLite file path, or a postgresql:// URL for scale.
     timeseries_url: str = ""
     max_body_bytes: int = 16 * 1024 * 1024
+    # HTTP API access (docs/api.md): a TOML file with [api_keys] key = "role", and the HS256 secret for bearer JWTs.
+    api_keys_file: str = ""
+    jwt_secret: str = ""
+    jwt_audience: str = ""
+    # Comma-separated origins allowed by CORS ("*" lets any web UI, e.g. the BaSyx AAS Web UI, call the API).
+    cors_origins: str = "*"
     estimate_period_s: float = 5.0
     latest_values_period_s: float = 1.0
 

@@ -60,6 +60,10 @@ class EventBus:
 
         return unsubscribe
 
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subscribers)
+
     def publish(self, event: ChangeEvent) -> None:
         with self._lock:
             subscribers = list(self._subscribers)

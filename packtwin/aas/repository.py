@@ -7,6 +7,7 @@ Objects handed out are the stored objects themselves; after changing one in plac
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from basyx.aas import model
 
 from packtwin.aas.events import ChangeEvent, EventBus, Operation, Target
+from packtwin.aas.serialization import from_json
 from packtwin.aas.stores import DictStore, SQLiteStore
 
 _TARGETS: dict[type, Target] = {
@@ -55,14 +57,19 @@ class Repository:
     def __iter__(self) -> Iterator[model.Identifiable]:
         return iter(self.store)
 
+    def _of_type(self, cls: type) -> list:
+        if isinstance(self.store, SQLiteStore):  # decode only what is asked for
+            return [self.store.get_item(i) for i in self.store.ids() if self.store.type_of(i) == cls.__name__]
+        return [x for x in self.store if isinstance(x, cls)]
+
     def shells(self) -> list[model.AssetAdministrationShell]:
-        return [x for x in self.store if isinstance(x, model.AssetAdministrationShell)]
+        return self._of_type(model.AssetAdministrationShell)
 
     def submodels(self) -> list[model.Submodel]:
-        return [x for x in self.store if isinstance(x, model.Submodel)]
+        return self._of_type(model.Submodel)
 
     def concept_descriptions(self) -> list[model.ConceptDescription]:
-        return [x for x in self.store if isinstance(x, model.ConceptDescription)]
+        return self._of_type(model.ConceptDescription)
 
     def get_shell(self, identifier: str) -> model.AssetAdministrationShell:
         obj = self.get(identifier)
@@ -93,6 +100,22 @@ class Repository:
                     self.store.add(obj)
         for obj in objects:
             self.bus.publish(ChangeEvent(Operation.CREATED, target_of(obj), obj.id, obj=obj))
+
+    def import_json(self, docs: Iterable[dict]) -> int:
+        """Bulk-add AAS JSON identifiables (a fleet being loaded); decoded on first use. Subscribers get CREATED
+        events with the decoded object."""
+        docs = list(docs)
+        with self.lock:
+            if isinstance(self.store, SQLiteStore):
+                self.store.add_json_many(docs)
+            else:
+                self.add_many([from_json(json.dumps(d)) for d in docs])
+                return len(docs)
+        if self.bus.has_subscribers:
+            for d in docs:
+                obj = self.store.get_item(d["id"])
+                self.bus.publish(ChangeEvent(Operation.CREATED, target_of(obj), obj.id, obj=obj))
+        return len(docs)
 
     def replace(self, obj: model.Identifiable) -> None:
         """Put ``obj`` in place of the stored identifiable with the same id."""

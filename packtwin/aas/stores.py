@@ -14,21 +14,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from basyx.aas import model
-from basyx.aas.adapter.json import json_deserialization, json_serialization
+
+from packtwin.aas.serialization import from_json, to_json
 
 DictStore = model.DictIdentifiableStore
 
 
-def to_json(obj: model.Identifiable) -> str:
-    return json.dumps(obj, cls=json_serialization.AASToJsonEncoder, separators=(",", ":"))
-
-
-def from_json(text: str) -> model.Identifiable:
-    return json.loads(text, cls=json_deserialization.StrictAASFromJsonDecoder)
-
-
 class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable]):
-    """Identifiables persisted in one SQLite file; reads are served from memory."""
+    """Identifiables persisted in one SQLite file; reads are served from memory.
+
+    Rows are decoded into basyx objects on first access, so opening a store of a large fleet is quick and only the
+    twins actually used cost objects.
+    """
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
@@ -42,15 +39,47 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
             "CREATE TABLE IF NOT EXISTS identifiable (id TEXT PRIMARY KEY, type TEXT NOT NULL, json TEXT NOT NULL)"
         )
         self._objects: dict[str, model.Identifiable] = {}
-        for ident, text in self._db.execute("SELECT id, json FROM identifiable"):
-            self._objects[ident] = from_json(text)
+        # Rows not decoded yet: id -> (type name, AAS JSON).
+        self._raw: dict[str, tuple[str, str]] = {
+            ident: (kind, text) for ident, kind, text in self._db.execute("SELECT id, type, json FROM identifiable")}
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def get_item(self, identifier: model.Identifier) -> model.Identifiable:
-        return self._objects[identifier]
+        obj = self._objects.get(identifier)
+        if obj is None:
+            with self._lock:
+                kind_text = self._raw.pop(identifier, None)
+                if kind_text is None:
+                    return self._objects[identifier]
+                obj = self._objects[identifier] = from_json(kind_text[1])
+        return obj
+
+    def type_of(self, identifier: str) -> str:
+        """The class name (``AssetAdministrationShell``, ``Submodel``, ``ConceptDescription``) without decoding."""
+        if identifier in self._objects:
+            return type(self._objects[identifier]).__name__
+        return self._raw[identifier][0]
+
+    def ids(self) -> list[str]:
+        return [*self._objects, *self._raw]
+
+    def add_json_many(self, docs: Iterable[dict]) -> list[str]:
+        """Add AAS JSON identifiables in one transaction without decoding them (bulk import of fleets)."""
+        rows = [(d["id"], d["modelType"], json.dumps(d, separators=(",", ":"))) for d in docs]
+        with self._lock:
+            seen: set[str] = set()
+            for ident, _, _ in rows:
+                if ident in self or ident in seen:
+                    raise KeyError(f"Identifiable with id {ident} already exists in the store")
+                seen.add(ident)
+            with self._transaction():
+                self._db.executemany("INSERT INTO identifiable (id, type, json) VALUES (?, ?, ?)", rows)
+            for ident, kind, text in rows:
+                self._raw[ident] = (kind, text)
+        return [r[0] for r in rows]
 
     def add(self, x: model.Identifiable) -> None:
         self.add_many([x])
@@ -61,7 +90,7 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
         with self._lock:
             seen: set[str] = set()
             for x in objects:
-                if x.id in self._objects or x.id in seen:
+                if x.id in self or x.id in seen:
                     raise KeyError(f"Identifiable with id {x.id} already exists in the store")
                 seen.add(x.id)
             rows = [(x.id, type(x).__name__, to_json(x)) for x in objects]
@@ -73,31 +102,32 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
     def commit(self, x: model.Identifiable) -> None:
         """Write ``x`` (the stored object changed in place, or a replacement with the same id)."""
         with self._lock:
-            if x.id not in self._objects:
+            if x.id not in self:
                 raise KeyError(f"No identifiable with id {x.id} in the store")
             with self._transaction():
                 self._db.execute("UPDATE identifiable SET json = ?, type = ? WHERE id = ?",
                                  (to_json(x), type(x).__name__, x.id))
+            self._raw.pop(x.id, None)
             self._objects[x.id] = x
 
     def discard(self, x: model.Identifiable) -> None:
         with self._lock:
-            if x.id not in self._objects:
+            if x.id not in self:
                 raise KeyError(f"No identifiable with id {x.id} in the store")
             with self._transaction():
                 self._db.execute("DELETE FROM identifiable WHERE id = ?", (x.id,))
-            del self._objects[x.id]
+            self._objects.pop(x.id, None)
+            self._raw.pop(x.id, None)
 
     def __contains__(self, x: object) -> bool:
-        if isinstance(x, model.Identifiable):
-            return x.id in self._objects
-        return isinstance(x, str) and x in self._objects
+        ident = x.id if isinstance(x, model.Identifiable) else x
+        return isinstance(ident, str) and (ident in self._objects or ident in self._raw)
 
     def __len__(self) -> int:
-        return len(self._objects)
+        return len(self._objects) + len(self._raw)
 
     def __iter__(self) -> Iterator[model.Identifiable]:
-        return iter(list(self._objects.values()))
+        return (self.get_item(i) for i in self.ids())
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -1,1 +1,21 @@
-"""The telemetry history: SQLite embedded, PostgreSQL for scale."""
+"""The telemetry history: SQLite embedded (default), PostgreSQL for scale, behind :class:`TimeSeriesStore`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from packtwin.timeseries.base import DeadLetter, FrameSeries, Gap, Row, TimeSeriesStore, downsample
+
+__all__ = ["DeadLetter", "FrameSeries", "Gap", "Row", "TimeSeriesStore", "downsample", "open_store"]
+
+
+def open_store(url: str | Path) -> TimeSeriesStore:
+    """``postgresql://...`` opens PostgreSQL; anything else is a SQLite file path."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        from packtwin.timeseries.postgres import PostgresTimeSeries
+
+        return PostgresTimeSeries(text)
+    from packtwin.timeseries.sqlite import SQLiteTimeSeries
+
+    return SQLiteTimeSeries(text)

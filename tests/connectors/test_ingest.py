@@ -1,0 +1,105 @@
+import json
+import threading
+import time
+
+import numpy as np
+
+from packtwin.connectors import codec, topics
+from packtwin.connectors.ingest import Ingest
+from packtwin.connectors.mqtt import MqttOptions, Publisher, connect_async, make_client
+from packtwin.timeseries.sqlite import SQLiteTimeSeries
+from tests.connectors.badframes import BAD_KINDS, bad_payload, valid_frame
+
+
+def _wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+class DeadletterCounter:
+    def __init__(self, url: str) -> None:
+        self.reasons: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.client = make_client(MqttOptions(url), "deadletter-counter")
+        self.client.on_connect = lambda c, *a: c.subscribe(topics.DEADLETTER_ALL, 1)
+        self.client.on_message = self._on_message
+        connect_async(self.client, MqttOptions(url))
+
+    def _on_message(self, client, userdata, msg) -> None:
+        reason = json.loads(msg.payload)["reason"]
+        with self.lock:
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.reasons.values())
+
+
+def test_bad_frames_are_deadlettered_and_every_valid_frame_stored(mqtt_broker, tmp_path):
+    n_bad, n_packs, n_cells = 10_000, 4, 24
+    packs = [f"PT-P{i:06d}" for i in range(1, n_packs + 1)]
+    store = SQLiteTimeSeries(tmp_path / "ts.sqlite")
+    letters = DeadletterCounter(mqtt_broker.url)
+    ingest = Ingest(store, mqtt_broker.url, known_packs=dict.fromkeys(packs, n_cells)).start()
+    publisher = Publisher(MqttOptions(mqtt_broker.url), "gateway").start()
+    rng = np.random.default_rng(7)
+    kinds = sorted(BAD_KINDS)
+    expected_reasons: dict[str, int] = {}
+    seq = dict.fromkeys(packs, 0)
+    n_valid = 0
+    n_total = n_bad + n_bad // 2
+    is_bad = np.zeros(n_total, dtype=bool)
+    is_bad[rng.choice(n_total, n_bad, replace=False)] = True
+    for i in range(n_total):
+        pack = packs[i % n_packs]
+        if is_bad[i]:
+            kind = kinds[int(rng.integers(len(kinds)))]
+            target, payload = bad_payload(kind, pack, seq[pack], n_cells, rng)
+            expected_reasons[BAD_KINDS[kind]] = expected_reasons.get(BAD_KINDS[kind], 0) + 1
+        else:
+            frame = valid_frame(pack, seq[pack], n_cells, rng)
+            target, payload = pack, codec.encode_binary(frame) if i % 2 else codec.encode_json(frame)
+            seq[pack] += 1
+            n_valid += 1
+        publisher.publish(topics.telemetry(target), payload)
+    assert publisher.flush(60)
+    assert _wait(lambda: ingest.stats.received >= n_total, 90), ingest.stats
+    assert _wait(lambda: letters.total() >= sum(expected_reasons.values()), 30)
+    ingest.stop()
+    publisher.stop()
+    letters.client.loop_stop()
+    assert sum(expected_reasons.values()) == n_total - n_valid
+    assert n_total - n_valid == n_bad
+    assert store.count() == n_valid
+    for pack in packs:
+        assert np.array_equal(store.seqs(pack), np.arange(seq[pack]))
+    assert store.deadletter_reasons() == expected_reasons
+    assert letters.reasons == expected_reasons
+    assert ingest.stats.deadlettered == n_total - n_valid
+    assert ingest.stats.gaps == 0 and ingest.stats.duplicates == 0
+    store.close()
+
+
+def test_duplicates_ignored_gaps_reported_callback_sees_new_frames(mqtt_broker, tmp_path):
+    store = SQLiteTimeSeries(tmp_path / "ts.sqlite")
+    seen = []
+    ingest = Ingest(store, mqtt_broker.url, on_frame=lambda f: seen.append((f.pack_id, f.seq))).start()
+    publisher = Publisher(MqttOptions(mqtt_broker.url), "gateway").start()
+    rng = np.random.default_rng(1)
+    sent = list(range(10)) + list(range(15, 20)) + list(range(0, 5))
+    for s in sent:
+        publisher.publish(topics.telemetry("P1"), codec.encode_binary(valid_frame("P1", s, 8, rng)))
+    assert publisher.flush(30)
+    assert _wait(lambda: ingest.stats.received >= len(sent), 30)
+    ingest.stop()
+    publisher.stop()
+    assert ingest.stats.frames == 15 and ingest.stats.duplicates == 5
+    assert ingest.stats.gaps == 1 and ingest.stats.missing == 5
+    assert [(g.after_seq, g.before_seq) for g in store.gaps("P1")] == [(9, 15)]
+    assert seen == [("P1", s) for s in list(range(10)) + list(range(15, 20))]
+    assert ingest.stats.cell_samples == 15 * 8
+    store.close()
