@@ -19,7 +19,9 @@ COMMAND_MODULES = [
     "packtwin.analytics.cli",
     "packtwin.connectors.cli",
     "packtwin.connectors.ditto.cli",
+COMMAND_MODULES = [
     "packtwin.connectors.remote.cli",
+    "packtwin.ontology.cli",
     "packtwin.sim.cli",
 ]
 
