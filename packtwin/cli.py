@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "packtwin.analytics.cli",
     "packtwin.connectors.cli",
     "packtwin.connectors.ditto.cli",
+    "packtwin.demo.cli",
     "packtwin.sim.cli",
 ]
 
