@@ -129,6 +129,7 @@ class Demo:
         self._closers.append(sock.close)
         port = sock.getsockname()[1]
         self.url = f"http://{o.host}:{port}"
+        self.base_iri = settings.base_iri
 
         data = Path(o.data_dir) if o.data_dir else Path(tempfile.mkdtemp(prefix="packtwin-demo-"))
         self.data = data
@@ -220,7 +221,7 @@ class Demo:
     def status(self) -> dict[str, Any]:
         s = self.ingest.stats if hasattr(self, "ingest") else None
         return {
-            "packs": len(self.pack_ids), "cells_per_pack": self.o.modules * self.o.cells,
+            "base_iri": self.base_iri, "packs": len(self.pack_ids), "cells_per_pack": self.o.modules * self.o.cells,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "mqtt": self.mqtt_url, "embedded_broker": self.embedded_broker,
             "sim_time": self.sim.sim_time if hasattr(self, "sim") else None, "speed": self.o.speed,

@@ -161,6 +161,7 @@ def _cell_history(d: Dashboard, pack_id: str, index: int, window: float) -> dict
             out["temperature"] = {"t": _clean(tt), "v": _clean(tv), "sensor": sensor + 1}
     out["soc"] = {"t": trend["t"], "v": [None if v is None else v for v in _soc_trend(d, pack_id, index)]}
     out["soh"] = {"t": trend["t"], "v": _clean(np.asarray(trend["soh_pct"])), "cycles": trend["cycles"]}
+    out["capacity"] = {"cycles": trend["cycles"], "v": _clean(np.asarray(trend["capacity_ah"]))}
     out["rul"] = _rul(d, trend)
     return out
 
