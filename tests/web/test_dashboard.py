@@ -10,7 +10,6 @@ import time
 import requests
 
 from packtwin.ontology import catalog
-
 from tests.web.conftest import RunningDemo, screenshot
 
 PACK = "PT-P000001"
