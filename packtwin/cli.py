@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "packtwin.connectors.ditto.cli",
 COMMAND_MODULES = [
     "packtwin.connectors.remote.cli",
+    "packtwin.demo.cli",
     "packtwin.ontology.cli",
     "packtwin.sim.cli",
 ]
