@@ -19,7 +19,6 @@ COMMAND_MODULES = [
     "packtwin.analytics.cli",
     "packtwin.connectors.cli",
     "packtwin.connectors.ditto.cli",
-COMMAND_MODULES = [
     "packtwin.connectors.remote.cli",
     "packtwin.demo.cli",
     "packtwin.ontology.cli",
