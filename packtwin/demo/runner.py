@@ -106,6 +106,7 @@ class Demo:
         from packtwin.aas.api.app import create_app
         from packtwin.aas.api.auth import AuthConfig, resolve_role
         from packtwin.aas.fleet import supplementary_files
+        from packtwin.aas.ids import Level, TwinIds
         from packtwin.analytics.cellmodel import CellSpec
         from packtwin.connectors.broker import EmbeddedBroker, broker_answers, free_port
         from packtwin.connectors.ingest import Ingest
@@ -119,6 +120,7 @@ class Demo:
         from packtwin.sim.model import PackDesign
         from packtwin.sim.simulator import Simulator
         from packtwin.submodels.access import Role
+        from packtwin.timeseries.aas_sync import TimeSeriesSync
         from packtwin.timeseries.sqlite import SQLiteTimeSeries
         from packtwin.web.events import EventHub
         from packtwin.web.routes import Dashboard, dashboard_routes
@@ -188,8 +190,18 @@ class Demo:
 
         stage.start()
         self._closers.append(stage.stop)
+        # Each pack's IDTA 02008 Time Series submodel follows its telemetry (latest values, segment extent).
+        ts_sync = TimeSeriesSync(repo, ts, {p: TwinIds(settings.base_iri, Level.PACK, p).submodel_id("TimeSeries")
+                                            for p in pack_ids}, period_s=max(settings.latest_values_period_s, 5.0),
+                                 sampling_rate_hz=round(1 / o.dt_s)).start()
+        self._closers.append(ts_sync.stop)
+
+        def on_batch(frames: list) -> None:
+            ts_sync.on_batch(frames)
+            stage.submit(frames)
+
         ingest = Ingest(ts, MqttOptions(url=url), known_packs=dict.fromkeys(pack_ids, n_cells),
-                        on_batch=stage.submit, client_id=f"packtwin-demo-ingest-{run_id}", clean_session=True)
+                        on_batch=on_batch, client_id=f"packtwin-demo-ingest-{run_id}", clean_session=True)
         ingest.start()
         self.ingest = ingest
         self._closers.append(self._stop_ingest)
@@ -251,7 +263,8 @@ class Demo:
             f"  live events    {u}/events",
             f"  MQTT broker    {self.mqtt_url} ({'embedded' if self.embedded_broker else 'existing'})",
             f"  running        simulator at {self.o.speed:g}x with faults {', '.join(self.faults)}; MQTT ingest"
-            " -> SQLite time series; estimators -> Product Condition / Technical Data; RDF sync -> SPARQL",
+            " -> SQLite time series and Time Series submodels; estimators -> Product Condition / Technical Data;"
+            " change events -> RDF/SPARQL and the dashboard",
             "  demo accounts  " + ", ".join(f"{r}: X-API-Key {k}" for r, k in self.keys.items()),
             "  stop with Ctrl-C" if self.o.duration_s is None else f"  stopping after {self.o.duration_s:g} s",
         ]

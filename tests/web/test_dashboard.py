@@ -126,11 +126,11 @@ def test_public_and_recycler_passports_differ_exactly_by_access_group(page, demo
     page.click('[data-testid="view-as-anonymous"]')
     page.wait_for_selector('[data-testid="passport-role"] >> text=the public')
     public = _shown_paths(page)
-    screenshot(page, "passport-public")
+    screenshot(page, "passport-public", full_page=False)
     page.click('[data-testid="view-as-legitimate_interest"]')
     page.wait_for_selector('[data-testid="passport-role"] >> text=a recycler')
     recycler = _shown_paths(page)
-    screenshot(page, "passport-recycler")
+    screenshot(page, "passport-recycler", full_page=False)
 
     assert public == _expected_paths(demo, PACK, None)
     assert recycler == _expected_paths(demo, PACK, "legitimate_interest")

@@ -84,7 +84,7 @@ function histogram(h, o = {}) {
   }).join("");
   return `<svg class="chart" viewBox="0 0 ${W} ${H}" data-testid="${esc(o.testid || "histogram")}">` +
          `<text x="${L - 4}" y="${T + 8}" text-anchor="end">${max}</text><text x="${L - 4}" y="${H - B}" text-anchor="end">0</text>` +
-         `${bars}${labels}<text x="${W - R}" y="${H - 10}" text-anchor="end">${esc(o.unit || "")}</text></svg>`;
+         `${bars}${labels}</svg>`;
 }
 function colour(soc) {
   if (soc === null || soc === undefined) return "#e8edf1";
@@ -120,8 +120,8 @@ const views = {
         <div class="card kpi"><div class="v" data-testid="kpi-alerts">${o.alerts_total}</div><div class="l">alerts raised</div></div>
       </div>
       <div class="grid g2" style="margin-top:14px">
-        <div class="card"><h2>State of health of all cells (${o.soh_histogram.n})</h2>${histogram(o.soh_histogram, { unit: "% SoH", testid: "soh-histogram" })}</div>
-        <div class="card"><h2>State of charge of all cells (${o.soc_histogram.n})</h2>${histogram(o.soc_histogram, { unit: "% SoC", color: "#1f5fa8", testid: "soc-histogram" })}</div>
+        <div class="card"><h2>State of health of all cells, % (${o.soh_histogram.n} cells)</h2>${histogram(o.soh_histogram, { unit: "% SoH", testid: "soh-histogram" })}</div>
+        <div class="card"><h2>State of charge of all cells, % (${o.soc_histogram.n} cells)</h2>${histogram(o.soc_histogram, { unit: "% SoC", color: "#1f5fa8", testid: "soc-histogram" })}</div>
       </div>
       <div class="grid g2" style="margin-top:14px; grid-template-columns: 2fr 1fr">
         <div class="card" style="overflow:auto"><h2>Packs</h2><table data-testid="packs"><thead><tr><th>pack</th><th class="num">SoC</th><th class="num">SoH</th>
@@ -145,7 +145,7 @@ const views = {
       const tiles = cells.map(s => {
         const c = bySerial[s] || {};
         return `<a class="cell${alerted.has(s) ? " alert" : ""}" href="#/cell/${esc(s)}" style="background:${colour(c.soc_pct)}" data-testid="cell-tile" data-serial="${esc(s)}">
-          <b>${esc(s.split("-").pop())}</b>${fmt(c.voltage_v, 3)} V<br>${fmt(c.soc_pct, 0)} % · ${fmt(c.soh_pct, 0)} %</a>`;
+          <b>${esc(s.split("-").pop())}</b>${fmt(c.voltage_v, 3)}&nbsp;V<br>${fmt(c.soc_pct, 0)}&nbsp;%·${fmt(c.soh_pct, 0)}&nbsp;%</a>`;
       }).join("");
       return `<div class="card" data-testid="module" data-serial="${esc(m)}"><h2><a href="#/passport/${esc(m)}">${esc(m)}</a> <span class="muted">${cells.length} cells</span></h2><div class="cells">${tiles}</div></div>`;
     }).join("");
@@ -207,9 +207,9 @@ const views = {
     const refs = (shell.submodels || []).map(r => r.keys[r.keys.length - 1].value);
     const sms = await Promise.all(refs.map(id => getJSON(`/api/v3.0/submodels/${b64url(id)}`).catch(e => ({ error: e, id }))));
     const who = { anonymous: "the public", legitimate_interest: "a recycler (legitimate interest)", authority: "an authority", operator: "the fleet operator" }[S.role];
-    const body = sms.map(sm => sm.error
+    const body = sms.map((sm, i) => sm.error
       ? `<details class="sm card"><summary>${esc(sm.id.split("/").pop())}</summary><p class="error">${esc(sm.error.message)}</p></details>`
-      : `<details class="sm card" open data-testid="submodel" data-idshort="${esc(sm.idShort)}"><summary>${esc(sm.idShort)} <span class="muted">${countLeaves(sm.submodelElements || [])} values</span></summary>
+      : `<details class="sm card" ${i < 2 || sm.idShort === "ProductCondition" ? "open" : ""} data-testid="submodel" data-idshort="${esc(sm.idShort)}"><summary>${esc(sm.idShort)} <span class="muted">${countLeaves(sm.submodelElements || [])} values</span></summary>
            <ul class="tree">${(sm.submodelElements || []).map(e => elementItem(e, sm.idShort, inheritedGroup(sm))).join("")}</ul></details>`).join("");
     const parent = level === "cell" ? `<a href="#/cell/${esc(serial)}">live cell data</a>` : level === "pack" ? `<a href="#/pack/${esc(serial)}">live pack data</a>` : "";
     return `<div class="crumbs"><a href="#/">Fleet</a> › ${esc(serial)} › passport</div>
