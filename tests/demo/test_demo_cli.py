@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -122,12 +123,17 @@ def test_demo_runs_everything_and_prints_the_summary_last(tmp_path: Path) -> Non
     assert 0 <= float(soc) <= 100 and float(soc) != 50.0  # 50.0 is the fleet builder's initial value
 
 
-def test_demo_uses_an_existing_broker(tmp_path: Path, mqtt_broker) -> None:
-    demo = DemoProcess("--packs", "2", "--duration", "6", "--port", "0", "--mqtt", mqtt_broker.url,
-                       "--data", str(tmp_path))
-    rc = demo.finish(120)
+def test_demo_uses_an_existing_broker_and_stops_cleanly_on_ctrl_c(tmp_path: Path, mqtt_broker) -> None:
+    demo = DemoProcess("--packs", "2", "--port", "0", "--mqtt", mqtt_broker.url, "--data", str(tmp_path))
+    try:
+        demo.wait_for(r"stop with Ctrl-C", 90)
+        assert any(f"MQTT broker    {mqtt_broker.url} (existing)" in line for line in demo.lines), demo.lines
+        time.sleep(4)
+        demo.proc.send_signal(signal.SIGINT)
+    finally:
+        rc = demo.finish(60)
     assert rc == 0, demo.stderr[-3000:]
-    assert any(f"MQTT broker    {mqtt_broker.url} (existing)" in line for line in demo.lines), demo.lines
+    assert "Traceback" not in demo.stderr
     s = _summary(demo.lines)
     assert s["packs"] == 2 and s["frames_ingested"] > 0
 
