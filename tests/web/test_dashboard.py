@@ -68,6 +68,9 @@ def test_live_values_change_without_reload(page, demo: RunningDemo) -> None:
         " && Number(document.querySelector('[data-testid=frames]')?.textContent) > f",
         arg=[first, first_frames], timeout=20_000)
     assert page.evaluate("window.__marker") == 1
+    # Repository change events (Time Series latest values, estimates) reach the browser as server-sent events.
+    page.wait_for_function("() => Number(document.querySelector('[data-testid=changes]')?.textContent) > 0",
+                           timeout=20_000)
 
 
 def _expected_paths(demo: RunningDemo, serial: str, role_key: str | None) -> list[str]:
@@ -136,6 +139,7 @@ def test_public_and_recycler_passports_differ_exactly_by_access_group(page, demo
     assert recycler == _expected_paths(demo, PACK, "legitimate_interest")
     extra = set(recycler) - set(public)
     assert set(public) < set(recycler)
+    assert "legitimateInterest" in page.locator('[data-testid="passport-counts"]').inner_text()
     # What the recycler sees in addition: e.g. the state of health and the dismantling information.
     assert "ProductCondition.StateOfCertifiedEnergy.StateOfCertifiedEnergyValue" in extra
     assert all(not p.startswith("ProductCondition.StateOf") for p in public)
