@@ -241,6 +241,7 @@ class Demo:
             "ingest": s.as_dict() if s else {},
             "estimates": self.stage.estimates, "estimates_written": self.stage.records_written,
             "estimator_frames_skipped": self.stage.frames_skipped, "alerts": self.stage.alerts,
+            "negative_events": self.stage.negative_events,
             "rdf": {"loaded": self.rdf.loaded, "total": self.rdf.total, "events": self.rdf.sync.events},
             "sse_clients": self.hub.clients,
         }
