@@ -177,7 +177,8 @@ class Demo:
 
         rdf = BackgroundRdf(repo)
         self.rdf = rdf
-        dashboard = Dashboard(live, ts, hub, self.status, accounts=keys, rated_capacity_ah=cell_spec.capacity_ah)
+        dashboard = Dashboard(live, ts, hub, self.status, accounts=keys, rated_capacity_ah=cell_spec.capacity_ah,
+                              cycle_scale=o.ageing_factor)
         app = create_app(repo, settings, auth=auth, files=supplementary_files(spec),
                          extra_routes=[*sparql_routes(rdf.store, resolve_role, lock=rdf.lock),
                                        *dashboard_routes(dashboard)])
@@ -292,10 +293,14 @@ class Demo:
 
     def close(self) -> None:
         for closer in reversed(self._closers):
+            started = time.monotonic()
             try:
                 closer()
             except Exception:
                 logger.exception("stopping %r failed", closer)
+            took = time.monotonic() - started
+            if took > 2.0:
+                logger.info("stopping %s took %.1f s", getattr(closer, "__qualname__", closer), took)
         self._closers.clear()
 
 

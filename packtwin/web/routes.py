@@ -45,6 +45,9 @@ class Dashboard:
     accounts: dict[str, str] | None = None
     rated_capacity_ah: float = 5.0
     eol_soh_pct: float = 80.0
+    # The demo's simulator ages cells this many times faster than they cycle: the cycle axis of the fade and RUL
+    # counts cycles as the ageing sees them (full-equivalent cycles × this factor).
+    cycle_scale: float = 1.0
 
 
 def _role(conn: HTTPConnection) -> Role:
@@ -142,8 +145,10 @@ def _cell_history(d: Dashboard, pack_id: str, index: int, window: float) -> dict
     trend = d.live.cell_trend(pack_id, index)
     if trend is None:
         return None
+    trend["cycles"] = [c * d.cycle_scale for c in trend["cycles"]]
     extent = d.timeseries.extent(pack_id)
-    out: dict[str, Any] = {"pack_id": pack_id, "index": index, "soc_now_pct": trend["soc_pct"]}
+    out: dict[str, Any] = {"pack_id": pack_id, "index": index, "soc_now_pct": trend["soc_pct"],
+                           "cycle_scale": d.cycle_scale}
     if extent is not None:
         t_end = extent[2]
         series = d.timeseries.frames(pack_id, t_end - window, t_end + 1)

@@ -180,7 +180,7 @@ const views = {
            90 % interval <b>${fmt(h.rul.eol_cycle_lower_90, 0)}–${fmt(h.rul.eol_cycle_upper_90, 0)}</b>; now at cycle ${fmt(h.rul.last_cycle, 2)}:
            remaining useful life <b>${fmt(h.rul.rul_cycles, 0)} cycles</b>.</p>`
         + lineChart(h.capacity.cycles, h.capacity.v,
-                    { title: "capacity", testid: "chart-capacity", xlabel: "full equivalent cycles (band: EOL 90 % interval)",
+                    { title: "capacity", testid: "chart-capacity", xlabel: h.cycle_scale > 1 ? `equivalent cycles, ageing ×${h.cycle_scale} (band: EOL 90 % interval)` : "full-equivalent cycles (band: EOL 90 % interval)",
                       hlines: [{ y: h.rul.eol_capacity_ah, label: "end of life" }],
                       xband: [h.rul.eol_cycle_lower_90, h.rul.eol_cycle_upper_90], digits: 2, color: "#0b6e4f" })
       : `<p class="rul muted" data-testid="rul">Remaining useful life not available yet: ${esc(h.rul.reason)}.</p>`;
