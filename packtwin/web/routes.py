@@ -32,6 +32,7 @@ from packtwin.web.events import EventHub
 
 STATIC = Path(__file__).with_name("static")
 MAX_POINTS = 240
+MIN_FADE_PCT = 0.5  # capacity change over the trend before a remaining-useful-life fit means anything
 
 
 @dataclass
@@ -188,6 +189,10 @@ def _rul(d: Dashboard, trend: dict[str, Any]) -> dict[str, Any]:
     try:
         if len(cycles) < 4 or np.ptp(cycles) <= 0:
             raise ValueError("needs capacity estimates over at least a fraction of a cycle")
+        fade_pct = 100.0 * (np.nanmax(cap) - np.nanmin(cap)) / d.rated_capacity_ah if np.isfinite(cap).any() else 0.0
+        if not fade_pct >= MIN_FADE_PCT:
+            # A fit through a flat line extrapolates nothing but its prior: say so instead of showing a number.
+            raise ValueError(f"no measurable capacity fade yet ({fade_pct:.2f} % so far, {MIN_FADE_PCT} % needed)")
         res = fit_and_predict(CapacityHistory(cycles, cap), eol, samples=500)
     except ValueError as exc:
         return {"available": False, "reason": str(exc), "eol_capacity_ah": eol}
