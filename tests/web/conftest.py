@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from packtwin.connectors.broker import free_port
-from tests.demo.test_demo_cli import ROOT, DemoProcess
+from tests.fixtures.demo_process import ROOT, DemoProcess
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
