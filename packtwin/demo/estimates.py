@@ -72,8 +72,10 @@ def _negative_event_template() -> dict[str, Any]:
     return copy.deepcopy(_json.loads(_json.dumps(item)))
 
 
-def add_negative_event(repo: Repository, submodel_id: str, text: str, t: float, template: dict[str, Any]) -> bool:
-    """Append a NegativeEvent (text, LastUpdate) to the Product Condition ``submodel_id``; False if it has none."""
+def add_negative_event(repo: Repository, submodel_id: str, text: str, t: float, template: dict[str, Any],
+                       dedupe_prefix: str | None = None) -> bool:
+    """Append a NegativeEvent (text, LastUpdate) to the Product Condition ``submodel_id``; False if it has none, or
+    if an event whose text starts with ``dedupe_prefix`` is there already."""
     import copy
     import json as _json
 
@@ -92,9 +94,20 @@ def add_negative_event(repo: Repository, submodel_id: str, text: str, t: float, 
             events = sm.get_referable("NegativeEvents")
         except KeyError:
             return False
+        if dedupe_prefix is not None and any(
+                str(getattr(_child(item, "NegativeEventValue"), "value", "")).startswith(dedupe_prefix)
+                for item in events.value):
+            return False  # recorded before (e.g. by an earlier run on the same data directory)
         events.value.add(element)
         repo.commit(sm)
     return True
+
+
+def _child(collection: Any, id_short: str) -> Any:
+    try:
+        return collection.get_referable(id_short)
+    except (KeyError, AttributeError):
+        return None
 
 
 def _iso(t: float) -> str:
@@ -269,5 +282,5 @@ class EstimatorStage:
             text = f"{kind} ({doc.get('severity', '')}): {doc.get('message', '')}"
             t = float(doc.get("t") or time.time())
             if add_negative_event(self.repo, TwinIds(self.base, level, serial).submodel_id("ProductCondition"),
-                                  text, t, self._event_template):
+                                  text, t, self._event_template, dedupe_prefix=f"{kind} ("):
                 self.negative_events += 1

@@ -33,6 +33,8 @@ def test_estimates_and_negative_events_persist_and_reach_rdf(tmp_path: Path) -> 
     t = dt.datetime(2026, 5, 1, tzinfo=dt.UTC).timestamp()
     assert add_negative_event(repo, CELL_PC, "internal_short (critical): leak 0.8 A", t, _negative_event_template())
     assert not add_negative_event(repo, f"{BASE}/sm/cell/NOPE/ProductCondition", "x", t, _negative_event_template())
+    assert not add_negative_event(repo, CELL_PC, "internal_short (critical): again", t, _negative_event_template(),
+                                  dedupe_prefix="internal_short (")
     assert len(events) == 2  # one change event per write
     repo.store.close()
 
