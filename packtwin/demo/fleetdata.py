@@ -27,6 +27,7 @@ def load_fleet(data_dir: Path, packs: int, modules: int, cells: int, base: str,
     missing = [b for b in hierarchy if TwinIds(base, Level.PACK, b.serial).aas_id not in repo]
     if not missing:
         return repo, spec, hierarchy, 0
+    logger.info("building %d packs of %d x %d cells into %s ...", len(missing), modules, cells, data_dir)
     endpoint = f"sqlite:{(data_dir / 'timeseries.sqlite').as_posix()}"
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     # Concept descriptions are shared by every pack: only the first import brings them.
