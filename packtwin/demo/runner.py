@@ -175,7 +175,7 @@ class Demo:
                                on_alert=lambda doc: hub.publish("alert", doc))
         self.stage = stage
 
-        rdf = BackgroundRdf(repo)
+        rdf = BackgroundRdf(repo, duty=0.25)
         self.rdf = rdf
         dashboard = Dashboard(live, ts, hub, self.status, accounts=keys, rated_capacity_ah=cell_spec.capacity_ah,
                               cycle_scale=o.ageing_factor)
@@ -305,6 +305,9 @@ class Demo:
 
 
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
+    # Simulator, ingest, estimators and RDF are busy Python threads; a shorter GIL switch interval than the default
+    # 5 ms lets the HTTP server's thread in often enough for the dashboard to stay responsive.
+    sys.setswitchinterval(0.001)
     demo = Demo(options, out)
     previous = signal.signal(signal.SIGTERM, lambda *_: demo.stop_event.set())
     try:
