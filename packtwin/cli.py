@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "packtwin.connectors.cli",
     "packtwin.connectors.ditto.cli",
     "packtwin.connectors.remote.cli",
+    "packtwin.demo.cli",
+    "packtwin.ontology.cli",
     "packtwin.sim.cli",
 ]
 

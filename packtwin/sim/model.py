@@ -49,6 +49,13 @@ class PackDesign:
     voltage_resolution_v: float = 0.001
     temperature_noise_c: float = 0.1
 
+    def __post_init__(self) -> None:
+        if self.n_series < 1 or self.n_parallel < 1:
+            raise ValueError("a pack needs at least one series element of at least one cell")
+        if not 1 <= self.n_temp_sensors <= self.n_series:
+            raise ValueError(f"{self.n_temp_sensors} temperature sensors for {self.n_series} series elements: "
+                             "each sensor needs at least one element")
+
 
 class FleetModel:
     def __init__(self, n_packs: int, design: PackDesign | None = None, seed: int = 0,

@@ -169,7 +169,7 @@ class Simulator:
             temps = self.model.measure_temperature().astype("<f4") if with_temps else None
             gas = self.model.gas_ppm() if with_temps and self.extra_sensors else None
         seq, t = self.seq, self.sim_time + self.dt
-        sink, n_bytes = self._sink, 0
+        items, n_bytes = [], 0
         for p, topic in enumerate(self._topics):
             extra = {"gas_ppm": float(gas[p]), "pressure_kpa": float(101.3 + 0.01 * gas[p])} if gas is not None \
                 else None
@@ -178,8 +178,13 @@ class Simulator:
                                                     temps[p].tobytes() if temps is not None else b"", extra)
             else:
                 payload = self._json(p, seq, t, float(current[p]), volts[p], temps, extra)
-            sink(topic, payload)
+            items.append((topic, payload))
             n_bytes += len(payload)
+        if self.publisher is not None:
+            self.publisher.publish_many(items)
+        else:
+            for topic, payload in items:
+                self._sink(topic, payload)
         self.stats.ticks += 1
         self.stats.frames += len(self._topics)
         self.stats.bytes += n_bytes
@@ -244,7 +249,7 @@ class Simulator:
         ack = {"id": doc.get("id"), "type": doc.get("type"), "status": status, "t": time.time()}
         if reason:
             ack["reason"] = reason
-        self.publisher.client.publish(topics.command_ack(pack_id), json.dumps(ack).encode(), qos=1)
+        self.publisher.publish_untracked(topics.command_ack(pack_id), json.dumps(ack).encode())
 
     def _apply_commands(self) -> None:
         while True:
