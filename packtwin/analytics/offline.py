@@ -19,6 +19,11 @@ TELEMETRY_COLUMNS = ("time_s", "current_a", "voltage_v", "temperature_c")
 MAX_GAP_S = 60.0
 # Voltages outside the cell's limits by more than this margin are sensor faults, not cell states.
 VOLTAGE_MARGIN_V = 0.5
+# Rest detection for the current-sensor offset: at least this long below this fraction of 1C.
+REST_MIN_S = 600.0
+REST_MAX_C = 0.02
+# SoC standard deviation held until the identification has seen enough excitation.
+SOC_WARMUP_STD = 0.05
 
 
 @dataclass
@@ -70,6 +75,7 @@ class SocRun:
     soh_capacity_pct: float
     current_bias_a: float
     soc_std: float
+    params: ECMParams | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
     def summary(self, nominal_capacity_ah: float) -> dict[str, object]:
@@ -92,11 +98,31 @@ def initial_soc(ocv: OCVCurve, voltage_v: float, current_a: float, r0: float) ->
 
 
 def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = None,
-                 rls_tuning: RLSTuning | None = None, params_period_s: float = 10.0) -> SocRun:
-    """Run the dual estimator over a single-cell record; one SoC per input row (bad rows hold the estimate)."""
+                 rls_tuning: RLSTuning | None = None, initial_params: ECMParams | None = None,
+                 passes: int = 2) -> SocRun:
+    """Run the dual estimator over a single-cell record; one SoC per input row (bad rows hold the estimate).
+
+    With ``passes=2`` (offline default) a first causal pass identifies the cell model and the second pass estimates
+    SoC from the same unknown initial state with those parameters -- what a twin does once it has seen the cell
+    before. ``passes=1`` is the cold start from the capacity-scaled prior.
+    """
+    params = initial_params
+    run: SocRun | None = None
+    for _ in range(max(passes, 1)):
+        run = _pass(tm, spec, tuning, rls_tuning, params)
+        params = run.params
+        assert params is not None
+        params.capacity_ah = np.array([spec.capacity_ah])
+    assert run is not None
+    return run
+
+
+def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning: RLSTuning | None,
+          initial_params: ECMParams | None, rls_period_s: float = 1.0, params_period_s: float = 10.0,
+          capacity_regression: bool = True) -> SocRun:
     n_rows = len(tm)
     ocv = OCVCurve.from_spec(spec)
-    prior = prior_params(spec.capacity_ah, 1)
+    prior = initial_params if initial_params is not None else prior_params(spec.capacity_ah, 1)
     counts = {"nan": 0, "voltage_out_of_range": 0, "time_backwards": 0, "gap": 0}
     v_lo = spec.voltage_min_v - VOLTAGE_MARGIN_V
     v_hi = spec.voltage_max_v + VOLTAGE_MARGIN_V
@@ -104,35 +130,40 @@ def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = No
     def good_voltage(v: float) -> bool:
         return math.isfinite(v) and v_lo <= v <= v_hi
 
+    time_s, current, voltage, temp_c = (x.tolist() for x in (tm.time_s, tm.current_a, tm.voltage_v,
+                                                             tm.temperature_c))
     # Start from the first row with a usable voltage and current.
     first = 0
-    while first < n_rows and not (good_voltage(tm.voltage_v[first]) and math.isfinite(tm.current_a[first])
-                                  and math.isfinite(tm.time_s[first])):
+    while first < n_rows and not (good_voltage(voltage[first]) and math.isfinite(current[first])
+                                  and math.isfinite(time_s[first])):
         first += 1
     if first == n_rows:
         raise ValueError("no usable row: every voltage/current/time is missing or out of range")
-    s0 = initial_soc(ocv, tm.voltage_v[first], tm.current_a[first], float(prior.r0[0]))
-    ekf = SocEKF(prior, ocv, np.array([s0]), tuning, nominal_capacity_ah=spec.capacity_ah)
-    rls = RLSIdentifier(prior, np.array([spec.capacity_ah]), rls_tuning)
-    out = np.empty(n_rows)
-    out[: first + 1] = s0
-    t_prev = tm.time_s[first]
-    i_prev = tm.current_a[first]
-    temp = tm.temperature_c[first] if math.isfinite(tm.temperature_c[first]) else 25.0
+    s0 = initial_soc(ocv, voltage[first], current[first], float(prior.r0[0]))
+    ekf = SocEKF(prior, ocv, np.array([s0]), tuning, nominal_capacity_ah=spec.capacity_ah).scalar()
+    rls = RLSIdentifier(prior, np.array([spec.capacity_ah]), rls_tuning, identified=initial_params is not None)
+    socs = [s0] * (first + 1)
+    t_prev = time_s[first]
+    i_prev = current[first]
+    temp = temp_c[first] if math.isfinite(temp_c[first]) else 25.0
+    scale = float(prior.resistance_factor(temp))
+    ekf.set_params(prior, scale)
     since_params = 0.0
-    v_arr = np.empty(1)
-    valid_true = np.array([True])
-    valid_false = np.array([False])
+    acc_t = acc_i = acc_y = 0.0
+    ah = 0.0
+    cap_rows: list[tuple[float, float, float, float]] = []
     for k in range(first + 1, n_rows):
-        t, i, v, tc = tm.time_s[k], tm.current_a[k], tm.voltage_v[k], tm.temperature_c[k]
+        t, i, v, tc = time_s[k], current[k], voltage[k], temp_c[k]
         if not math.isfinite(t) or t <= t_prev:
             counts["time_backwards" if math.isfinite(t) else "nan"] += 1
-            out[k] = ekf.s[0]
+            socs.append(ekf.s)
             continue
         dt = t - t_prev
         t_prev = t
-        if math.isfinite(tc):
+        if math.isfinite(tc) and tc != temp:
             temp = tc
+            scale = float(prior.resistance_factor(temp))
+            since_params = params_period_s  # refresh the temperature scaling now
         if not math.isfinite(i):
             counts["nan"] += 1
             i = i_prev
@@ -143,26 +174,97 @@ def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = No
         if dt > MAX_GAP_S:
             counts["gap"] += 1
             # Nothing is known about the load during the gap: predict as a rest, then resume.
-            ekf.step(ekf.b[0], v_arr, dt, valid_false)
-            out[k] = ekf.s[0]
+            ekf.step(ekf.b, 0.0, dt, 0.0)
+            socs.append(ekf.s)
+            acc_t = acc_i = acc_y = 0.0
             continue
-        scale = ekf.params.resistance_factor(temp)
         if since_params >= params_period_s:
-            ekf.set_params(rls.params(ekf.capacity_ah), scale)
+            ekf.set_params(rls.params(np.array([1.0 / ekf.q])), scale)
             since_params = 0.0
         since_params += dt
-        v_arr[0] = v if ok_v else 0.0
-        ekf.step(i, v_arr, dt, valid_true if ok_v else valid_false)
+        ekf.step(i, v if ok_v else 0.0, dt, 1.0 if ok_v else 0.0)
+        ah += i * dt / 3600.0
         if ok_v:
-            ocv_now = ocv.ocv(min(max(ekf.s[0], 0.0), 1.0))
-            rls.step(np.array([i - ekf.b[0]]), np.array([v - ocv_now]), dt, np.atleast_1d(scale))
-        out[k] = ekf.s[0]
-    params = rls.params(ekf.capacity_ah)
-    cap = float(ekf.capacity_ah[0])
+            # The SoC the voltage alone implies under the identified model, for the capacity regression.
+            cap_rows.append((ah, t, ekf.s, v + ekf.r0 * (i - ekf.b) + ekf.v1 + ekf.v2))
+        if not rls.warmed_up[0] and ekf.p00 < SOC_WARMUP_STD ** 2:
+            # Parameters not identified yet: do not let the SoC variance collapse on a wrong model.
+            ekf.p00 = SOC_WARMUP_STD ** 2
+        if ok_v:
+            # The identification sees averages over rls_period_s (cheaper, and averages the voltage noise).
+            sc = min(max(ekf.s, 0.0), 1.0)
+            acc_t += dt
+            acc_i += (i - ekf.b) * dt
+            acc_y += (v - ekf.ocv.ocv(sc)) * dt
+            if acc_t >= rls_period_s:
+                rls.step(np.array([acc_i / acc_t]), np.array([acc_y / acc_t]), acc_t, np.array([scale]))
+                acc_t = acc_i = acc_y = 0.0
+        socs.append(ekf.s)
+    cap = 1.0 / ekf.q
+    if capacity_regression and len(cap_rows) > 10:
+        offset = rest_offset(tm.current_a, tm.time_s, spec.capacity_ah)
+        cap = regress_capacity(np.asarray(cap_rows), ocv, cap, offset)
+    params = rls.params(np.array([cap]))
     scale_now = float(params.resistance_factor(temp))
-    return SocRun(soc=out, capacity_ah=cap, r0_ohm=float(params.r0[0] * scale_now), r0_ohm_at_25c=float(params.r0[0]),
-                  soh_capacity_pct=100.0 * cap / spec.capacity_ah, current_bias_a=float(ekf.b[0]),
-                  soc_std=float(ekf.soc_std[0]), counts=counts)
+    return SocRun(soc=np.asarray(socs, dtype=float), capacity_ah=cap, r0_ohm=float(params.r0[0] * scale_now),
+                  r0_ohm_at_25c=float(params.r0[0]), soh_capacity_pct=100.0 * cap / spec.capacity_ah,
+                  current_bias_a=float(ekf.b), soc_std=math.sqrt(max(ekf.p00, 0.0)), params=params, counts=counts)
+
+
+def rest_offset(current_a: np.ndarray, time_s: np.ndarray, one_c_a: float, min_rest_s: float = REST_MIN_S) -> float:
+    """Current-sensor offset from long rests: stretches of at least ``min_rest_s`` with the reading below 2 % of
+    1C and steady (a parked pack draws ~0 A; what the sensor reads then is its offset). 0 when there is none."""
+    quiet = np.isfinite(current_a) & (np.abs(current_a) < REST_MAX_C * one_c_a)
+    total = 0.0
+    weight = 0.0
+    start = None
+    for k in range(len(quiet) + 1):
+        if k < len(quiet) and quiet[k]:
+            if start is None:
+                start = k
+            continue
+        if start is not None:
+            seg = slice(start, k)
+            span = float(time_s[k - 1] - time_s[start])
+            if span >= min_rest_s:
+                x = current_a[seg]
+                half = len(x) // 2
+                # Steady: both halves agree (a tapering charge tail or a slow load does not).
+                if abs(np.mean(x[:half]) - np.mean(x[half:])) < 0.2 * REST_MAX_C * one_c_a:
+                    total += float(np.mean(x)) * span
+                    weight += span
+            start = None
+    return total / weight if weight > 0 else 0.0
+
+
+def regress_capacity(rows: np.ndarray, ocv: OCVCurve, fallback_ah: float, offset_a: float = 0.0) -> float:
+    """Capacity from the whole record: the SoC implied by each voltage (OCV inverse of the voltage with the model's
+    overpotentials added back) regressed on the charge counted, ``s_v = s0 - Ah / C``, weighted by the OCV slope
+    squared (a steep OCV pins SoC down, a flat one does not) and made robust by Huber re-weighting."""
+    ah, t, _s, v_ocv = rows.T
+    s_v = ocv.soc_from_ocv(v_ocv)
+    inside = (s_v > 0.02) & (s_v < 0.98)
+    if inside.sum() < 10 or np.ptp(ah[inside]) <= 0:
+        return fallback_ah
+    ah, s_v, t = ah[inside], s_v[inside], t[inside]
+    _, g = ocv.ocv_and_slope(s_v)
+    w = g * g
+    # s_v = s0 - (Ah - b*t)/C with the offset b from the long rests (see rest_offset); the offset is not
+    # separable from the capacity by regression on records whose charge and time move together.
+    ah = ah - offset_a * (t - t[0]) / 3600.0
+    X = np.column_stack([np.ones_like(ah), -ah])
+    theta = np.zeros(2)
+    for _ in range(10):
+        sw = np.sqrt(w)
+        theta, *_ = np.linalg.lstsq(X * sw[:, None], s_v * sw, rcond=None)
+        r = (s_v - X @ theta) * np.sqrt(g * g / np.mean(g * g))
+        scale = 1.4826 * np.median(np.abs(r)) + 1e-6
+        huber = np.minimum(1.0, 1.5 * scale / np.maximum(np.abs(r), 1e-12))
+        w = g * g * huber
+    inv_c = theta[1]
+    if not (inv_c > 0 and math.isfinite(inv_c)):
+        return fallback_ah
+    return float(1.0 / inv_c)
 
 
 def params_summary(p: ECMParams) -> dict[str, float]:

@@ -83,9 +83,8 @@ class BasyxEventPublisher:
     # -- lifecycle -----------------------------------------------------------------------------------------------------
     def start(self) -> BasyxEventPublisher:
         with self.repo.lock:
-            for obj in self.repo:
-                if isinstance(obj, model.AssetAdministrationShell | model.Submodel):
-                    self.access.index(obj.id, "", access_json.to_dict(obj))
+            for obj in [*self.repo.shells(), *self.repo.submodels()]:  # concept descriptions carry no marks
+                self.access.index(obj.id, "", access_json.to_dict(obj))
             self._unsubscribe = self.repo.bus.subscribe(self._on_event)
         return self
 
@@ -152,17 +151,12 @@ class BasyxEventPublisher:
         return out
 
 
-def connect(mqtt_url: str, client_id: str = "", mqtt5: bool = False) -> Any:
-    """A started paho client connected to ``mqtt://host:port`` (MQTT 3.1.1 as BaSyx uses, or 5)."""
-    from urllib.parse import urlparse
+def connect(mqtt_url: str, client_id: str = "") -> Any:
+    """A paho client for the event ways out, configured as all of packtwin's (TLS and credentials from the URL,
+    reconnect with backoff); it connects in the background and queues QoS 1 messages until it is connected."""
+    from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
 
-    import paho.mqtt.client as mqtt
-
-    url = urlparse(mqtt_url)
-    if url.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"unsupported MQTT URL {mqtt_url!r}: expected mqtt://host:port")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311)
-    client.connect(url.hostname or "127.0.0.1", url.port or 1883)
-    client.loop_start()
+    options = MqttOptions(url=mqtt_url)
+    client = make_client(options, client_id)
+    connect_async(client, options)
     return client

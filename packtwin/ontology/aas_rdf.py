@@ -34,6 +34,7 @@ from packtwin.submodels.access import AccessGroup, own_access_group
 
 AAS = Namespace("https://admin-shell.io/aas/3/1/")
 VALUE_PREFIX = "urn:packtwin:value:"
+_LIST_HACK = "generated_submodel_list_hack_"
 ID_PREFIX = "urn:packtwin:id:"
 
 # (subject, predicate, object, access group)
@@ -103,8 +104,9 @@ _ENTITY_TYPES = {k: _enum("EntityType", v) for k, v in _generic.ENTITY_TYPES.ite
 _ASSET_KIND = {k: _enum("AssetKind", v) for k, v in _generic.ASSET_KIND.items()}
 _MODELLING_KIND = {k: _enum("ModellingKind", v) for k, v in _generic.MODELLING_KIND.items()}
 _QUALIFIER_KIND = {k: _enum("QualifierKind", v) for k, v in _generic.QUALIFIER_KIND.items()}
-_DIRECTION = {k: _enum("Direction", v) for k, v in _generic.DIRECTION.items()}
-_STATE = {k: _enum("StateOfEvent", v) for k, v in _generic.STATE_OF_EVENT.items()}
+# JSON writes direction and state in lower case ("input", "on"); the ontology names the individuals "Input", "On".
+_DIRECTION = {k: _enum("Direction", v[0].upper() + v[1:]) for k, v in _generic.DIRECTION.items()}
+_STATE = {k: _enum("StateOfEvent", v[0].upper() + v[1:]) for k, v in _generic.STATE_OF_EVENT.items()}
 
 
 class _Out:
@@ -249,7 +251,8 @@ def _referable(obj: model.Referable, out: _Out, g: AccessGroup) -> list[tuple[UR
     pairs: list[tuple[URIRef, Node]] = []
     if obj.category is not None:
         pairs.append((p("Referable", "category"), _string(obj.category)))
-    if obj.id_short is not None:
+    # basyx gives list items a random "generated_submodel_list_hack_..." idShort; they have none (AASd-120).
+    if obj.id_short is not None and not obj.id_short.startswith(_LIST_HACK):
         pairs.append((p("Referable", "idShort"), _string(obj.id_short)))
     pairs += [(p("Referable", "displayName"), n) for n in _lang_strings("LangStringNameType", obj.display_name, out, g)]
     pairs += [(p("Referable", "description"), n) for n in _lang_strings("LangStringTextType", obj.description, out, g)]

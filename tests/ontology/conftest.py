@@ -16,7 +16,7 @@ from packtwin.ontology.endpoint import EndpointSettings, create_sparql_app
 from packtwin.ontology.store import GraphStore
 from packtwin.ontology.sync import RdfSync
 from packtwin.submodels.access import Role
-from tests.ontology.fleet_fixture import build_test_fleet
+from tests.ontology.fleet_fixture import build_test_fleet, with_scenarios
 
 ROLE_HEADER = "X-Test-Role"
 
@@ -59,7 +59,7 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def fleet() -> list:
-    return build_test_fleet(packs=3, modules=2, cells=3, seed=7, with_concept_descriptions=False)
+    return with_scenarios(build_test_fleet(packs=3, modules=2, cells=3, seed=7, with_concept_descriptions=False))
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +75,6 @@ def synced(fleet: list) -> Iterator[tuple[Repository, GraphStore, RdfSync]]:
 @pytest.fixture(scope="session")
 def live(synced: tuple[Repository, GraphStore, RdfSync]) -> Iterator[LiveServer]:
     _, store, sync = synced
-    app = create_sparql_app(store, header_role, EndpointSettings(timeout_s=3.0, max_rows=500), lock=sync.lock)
+    app = create_sparql_app(store, header_role, EndpointSettings(timeout_s=6.0, max_rows=1_000_000), lock=sync.lock)
     with LiveServer(app) as server:
         yield server

@@ -281,3 +281,32 @@ def build_test_fleet(packs: int = 1, modules: int = 2, cells: int = 2, seed: int
     if with_concept_descriptions:
         out.extend(_template_cds())
     return out
+
+
+def submodel(objects: list[model.Identifiable], serial: str, level: Level, id_short: str) -> model.Submodel:
+    ident = TwinIds(BASE, level, serial).submodel_id(id_short)
+    return next(o for o in objects if isinstance(o, model.Submodel) and o.id == ident)
+
+
+def with_scenarios(objects: list[model.Identifiable]) -> list[model.Identifiable]:
+    """Make every catalogue question have an answer: a second-life pack, a pack near its end of life, an
+    internal-short alert in a cell, a pack past its warranted fade (needs >= 3 packs, 2 modules, 2 cells)."""
+    p1, p2, p3 = pack_serial(1), pack_serial(2), pack_serial(3)
+    _set(submodel(objects, p1, Level.PACK, "ProductCondition"), "StateOfCertifiedEnergy.StateOfCertifiedEnergyValue",
+         75.0)
+    for o in objects:
+        if isinstance(o, model.Submodel) and o.id_short == "ProductCondition" and f"/{p1}" in o.id:
+            _get(o, "NegativeEvents").value.clear()
+    _set(submodel(objects, p2, Level.PACK, "ProductCondition"), "RemainingUsefulLife.RemainingUsefulLifeValue", 90.0)
+    _set(submodel(objects, p2, Level.PACK, "ProductCondition"), "StateOfCertifiedEnergy.StateOfCertifiedEnergyValue",
+         64.0)
+    cell = cell_serial(module_serial(p3, 2), 1)
+    events = _get(submodel(objects, cell, Level.CELL, "ProductCondition"), "NegativeEvents")
+    template = _load("ProductCondition")
+    item = copy.deepcopy(list(_get(template, "NegativeEvents").value)[0])
+    item.parent = None
+    item.id_short = None
+    item.get_referable("NegativeEventValue").value = "internal short circuit alert (isolation monitor)"
+    set_access_group(item, LI)
+    events.value.add(item)
+    return objects

@@ -42,8 +42,12 @@ def _serve(args: argparse.Namespace) -> int:
     if args.root_service and not (args.aas if args.root_service == "aas" else args.submodel):
         logger.error("--root-service %s needs --%s", args.root_service, args.root_service)
         return 2
-    app = create_app(data.repo, settings, files=data.files, descriptors=data.descriptors,
-                     service_aas_id=args.aas, service_submodel_id=args.submodel, root_service=args.root_service)
+    try:
+        app = create_app(data.repo, settings, files=data.files, descriptors=data.descriptors,
+                         service_aas_id=args.aas, service_submodel_id=args.submodel, root_service=args.root_service)
+    except (ValueError, OSError) as e:  # e.g. an unreadable API keys file or an unknown role in it
+        logger.error("cannot configure the API: %s", e)
+        return 2
     logger.info("serving %d identifiables at http://%s:%d%s", len(data.repo), settings.http_host,
                 settings.http_port, settings.api_prefix)
     run(app, settings.http_host, settings.http_port)

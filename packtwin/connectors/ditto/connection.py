@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+from packtwin.connectors import topics
 from packtwin.connectors.ditto.protocol import split_thing_id
 
-TOPIC_ROOT = "packtwin/v1/ditto"
+TOPIC_ROOT = f"{topics.PREFIX}/ditto"
 AUTH_SUBJECT = "integration:packtwin"
 
 

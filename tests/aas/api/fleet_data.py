@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import functools
 from pathlib import Path
 
 from basyx.aas import model
@@ -10,6 +13,7 @@ from packtwin.aas.fleet import Fleet, build_fleet
 from packtwin.aas.interchange import write_environment
 
 BASE = "https://test.packtwin.example"
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
 
 def fill_empty_addresses(fleet: Fleet) -> int:
@@ -31,10 +35,16 @@ def fill_empty_addresses(fleet: Fleet) -> int:
     return filled
 
 
-def make_fleet(packs: int = 2, modules: int = 1, cells: int = 1) -> Fleet:
-    fleet = build_fleet(packs, modules, cells, base=BASE)
+@functools.lru_cache(maxsize=4)
+def _built(packs: int, modules: int, cells: int) -> Fleet:
+    fleet = build_fleet(packs, modules, cells, base=BASE, now=NOW)
     fill_empty_addresses(fleet)
     return fleet
+
+
+def make_fleet(packs: int = 2, modules: int = 1, cells: int = 1) -> Fleet:
+    """A fresh copy (tests change it) of the fleet, built once per shape."""
+    return copy.deepcopy(_built(packs, modules, cells))
 
 
 def write_fleet(path: Path, fleet: Fleet) -> Path:

@@ -20,6 +20,7 @@ from packtwin.aas.api.routes import submodels
 from packtwin.aas.api.routes.common import body_bytes, no_content, ok, paged
 from packtwin.aas.api.state import ApiState, reader, writer
 from packtwin.aas.api.views import submodel_refs
+from packtwin.aas.interchange import file_bytes
 
 ShellLocator = Callable[[Request, ApiState], str]
 
@@ -60,11 +61,12 @@ def shell_has_asset_id(shell: model.AssetAdministrationShell, name: str, value: 
 
 
 def filtered_shells(request: Request) -> list[model.AssetAdministrationShell]:
-    state, role = reader(request)
+    """The stored shells matching ``idShort`` and ``assetIds`` (unfiltered: callers render them per role)."""
+    state, _ = reader(request)
     id_short = request.query_params.get("idShort")
     wanted = asset_id_filters(request)
     out = []
-    for shell in state.view.shells(role):
+    for shell in state.repo.shells():
         if id_short and shell.id_short != id_short:
             continue
         if wanted and not all(shell_has_asset_id(shell, n, v) for n, v in wanted):
@@ -74,7 +76,8 @@ def filtered_shells(request: Request) -> list[model.AssetAdministrationShell]:
 
 
 async def get_shells(request: Request) -> Response:
-    return paged(filtered_shells(request), request)
+    state, role = reader(request)
+    return paged(filtered_shells(request), request, lambda shell: state.view.shell_json(shell, role))
 
 
 async def get_shell_refs(request: Request) -> Response:
@@ -143,8 +146,7 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         thumb = shell.asset_information.default_thumbnail
         if thumb is None or thumb.path not in state.files:
             raise not_found(f"thumbnail of shell {shell.id!r}")
-        with state.files.open(thumb.path) as fh:
-            data = fh.read()
+        data = file_bytes(state.files, thumb.path)
         return Response(data, media_type=thumb.content_type or "application/octet-stream")
 
     async def get_submodel_refs(request: Request) -> Response:
@@ -192,8 +194,16 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         routes.append(Route(prefix + "/", get_shell, methods=["GET"]))
     if deletable:
         routes.append(Route(base, delete_shell, methods=["DELETE"]))
-    routes += submodels.make_routes(prefix + "/submodels/{submodelIdentifier}",
-                                    submodels.in_shell(locate))
+    def drop_reference(request: Request, state: ApiState, sm_id: str) -> None:
+        shell = state.repo.get_shell(locate(request, state))
+        with state.repo.lock:
+            for ref in [r for r in shell.submodel if r.key and r.key[0].value == sm_id]:
+                shell.submodel.discard(ref)
+            state.repo.commit(shell)
+
+    # DeleteSubmodelById in the AAS Repository deletes the submodel and the shell's reference to it.
+    routes += submodels.make_routes(prefix + "/submodels/{submodelIdentifier}", submodels.in_shell(locate),
+                                    deletable=True, after_delete=drop_reference)
     return routes
 
 
