@@ -55,6 +55,9 @@ def discover(repository: Repository) -> dict[str, str]:
             continue
         for ref in shell.submodel:
             sid = ref.key[0].value
+            # Submodel ids end in the template's idShort (packtwin.aas.ids): decode only the candidates.
+            if not sid.endswith("/" + time_series.PART.id_short):
+                continue
             try:
                 sm = repository.get_submodel(sid)
             except KeyError:

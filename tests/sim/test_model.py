@@ -128,3 +128,9 @@ def test_low_packs_charge_cc_cv_then_drive_again():
     sim.model.soc[:] = 0.97
     sim.run(ticks=5)
     assert (sim._mode == 0).all()
+
+
+def test_small_packs_get_one_temperature_sensor_per_element():
+    assert PackDesign(n_series=6).n_temp_sensors == 6
+    with pytest.raises(ValueError):
+        PackDesign(n_series=6, n_temp_sensors=0)
