@@ -188,8 +188,20 @@ class Demo:
 
         stage.start()
         self._closers.append(stage.stop)
+        # Each pack's IDTA 02008 Time Series submodel follows the telemetry (LinkedSegment, latest values) at a
+        # bounded rate; it stops after the ingest (closers run in reverse) and writes the last values then.
+        from packtwin.timeseries.aas_sync import TimeSeriesSync, discover
+
+        sync = TimeSeriesSync(repo, ts, discover(repo), period_s=settings.latest_values_period_s).start()
+        self._closers.append(sync.stop)
+        self.timeseries_sync = sync
+
+        def on_batch(frames: list) -> None:
+            sync.on_batch(frames)
+            stage.submit(frames)
+
         ingest = Ingest(ts, MqttOptions(url=url), known_packs=dict.fromkeys(pack_ids, n_cells),
-                        on_batch=stage.submit, client_id=f"packtwin-demo-ingest-{run_id}", clean_session=True)
+                        on_batch=on_batch, client_id=f"packtwin-demo-ingest-{run_id}", clean_session=True)
         ingest.start()
         self.ingest = ingest
         self._closers.append(self._stop_ingest)
