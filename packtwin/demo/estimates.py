@@ -56,6 +56,47 @@ def set_values(repo: Repository, submodel_id: str, values: list[tuple[str, str]]
     return done
 
 
+def _negative_event_template() -> dict[str, Any]:
+    """One NegativeEvents item as the IDTA 02035-5 template builds it (semantic ids from the template)."""
+    import copy
+    import json as _json
+
+    from packtwin.aas.fleet import plan_fleet
+    from packtwin.submodels import product_condition
+
+    spec, hierarchy = plan_fleet(1, 1, 1)
+    values = product_condition.values(hierarchy[0], spec, dt.datetime.now(dt.UTC))
+    values["NegativeEvents"] = [{"NegativeEventValue": "-", "LastUpdate": "2000-01-01T00:00:00Z"}]
+    raw = product_condition.PART.instantiate("urn:packtwin:template", values)
+    item = next(e for e in raw["submodelElements"] if e["idShort"] == "NegativeEvents")["value"][0]
+    return copy.deepcopy(_json.loads(_json.dumps(item)))
+
+
+def add_negative_event(repo: Repository, submodel_id: str, text: str, t: float, template: dict[str, Any]) -> bool:
+    """Append a NegativeEvent (text, LastUpdate) to the Product Condition ``submodel_id``; False if it has none."""
+    import copy
+    import json as _json
+
+    from basyx.aas.adapter.json import AASFromJsonDecoder
+
+    item = copy.deepcopy(template)
+    for prop in item["value"]:
+        if prop["idShort"] == "NegativeEventValue":
+            prop["value"] = text
+        elif prop["idShort"] == "LastUpdate":
+            prop["value"] = _iso(t)
+    element = _json.loads(_json.dumps(item), cls=AASFromJsonDecoder)
+    with repo.lock:
+        try:
+            sm = repo.get_submodel(submodel_id)
+            events = sm.get_referable("NegativeEvents")
+        except KeyError:
+            return False
+        events.value.add(element)
+        repo.commit(sm)
+    return True
+
+
 def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -122,6 +163,9 @@ class EstimatorStage:
         self.estimates = 0  # estimate records produced by the worker
         self.records_written = 0  # submodels written with estimates (packs and cells)
         self.alerts = 0
+        self.negative_events = 0  # NegativeEvents written into Product Condition (one per battery and alert kind)
+        self._event_template: dict[str, Any] | None = None
+        self._events_seen: set[tuple[str, str]] = set()
 
     def start(self) -> EstimatorStage:
         self._thread = threading.Thread(target=self._run, name="packtwin-demo-estimator", daemon=True)
@@ -210,3 +254,20 @@ class EstimatorStage:
         doc = self.live.on_alert(pack_id, doc)
         if self.alert_sink is not None:
             self.alert_sink(doc)
+        self._record_event(pack_id, doc)
+
+    def _record_event(self, pack_id: str, doc: dict[str, Any]) -> None:
+        """The passport keeps safety-relevant events: each alert kind once per affected cell (else the pack)."""
+        kind = str(doc.get("kind", "alert"))
+        targets = [(Level.CELL, s) for s in doc.get("cell_serials") or []] or [(Level.PACK, pack_id)]
+        for level, serial in targets:
+            if (serial, kind) in self._events_seen:
+                continue
+            self._events_seen.add((serial, kind))
+            if self._event_template is None:
+                self._event_template = _negative_event_template()
+            text = f"{kind} ({doc.get('severity', '')}): {doc.get('message', '')}"
+            t = float(doc.get("t") or time.time())
+            if add_negative_event(self.repo, TwinIds(self.base, level, serial).submodel_id("ProductCondition"),
+                                  text, t, self._event_template):
+                self.negative_events += 1

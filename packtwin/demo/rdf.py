@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 
 from packtwin.aas.events import ChangeEvent, Operation, Target
@@ -28,11 +29,14 @@ def _order(identifier: str) -> int:
 
 
 class BackgroundRdf:
-    def __init__(self, repo: Repository, store: GraphStore | None = None, chunk: int = 20) -> None:
+    def __init__(self, repo: Repository, store: GraphStore | None = None, chunk: int = 20,
+                 duty: float = 0.5) -> None:
         self.repo = repo
         self.store = store or GraphStore()
         self.sync = RdfSync(repo, self.store)
         self.chunk = chunk
+        # Share of the time the initial load may take: it holds the GIL, and the HTTP server must stay responsive.
+        self.duty = duty
         self.total = 0
         self.loaded = 0
         self._pending: OrderedDict[str, ChangeEvent] = OrderedDict()
@@ -86,6 +90,7 @@ class BackgroundRdf:
                 self._apply(event)
                 done.add(event.identifiable_id)
             if not batch:
+                started = time.monotonic()
                 for _ in range(self.chunk):
                     with self._cond:
                         if not self._todo or self._pending:
@@ -100,6 +105,8 @@ class BackgroundRdf:
                     self._apply(ChangeEvent(Operation.CREATED, target_of(obj), ident, obj=obj))
                     done.add(ident)
                     self.loaded += 1
+                busy = time.monotonic() - started
+                self._stop.wait(busy * (1.0 - self.duty) / self.duty)
 
     def _apply(self, event: ChangeEvent) -> None:
         try:

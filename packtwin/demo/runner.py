@@ -106,6 +106,7 @@ class Demo:
         from packtwin.aas.api.app import create_app
         from packtwin.aas.api.auth import AuthConfig, resolve_role
         from packtwin.aas.fleet import supplementary_files
+        from packtwin.aas.ids import Level, TwinIds
         from packtwin.analytics.cellmodel import CellSpec
         from packtwin.connectors.broker import EmbeddedBroker, broker_answers, free_port
         from packtwin.connectors.ingest import Ingest
@@ -119,6 +120,7 @@ class Demo:
         from packtwin.sim.model import PackDesign
         from packtwin.sim.simulator import Simulator
         from packtwin.submodels.access import Role
+        from packtwin.timeseries.aas_sync import TimeSeriesSync
         from packtwin.timeseries.sqlite import SQLiteTimeSeries
         from packtwin.web.events import EventHub
         from packtwin.web.routes import Dashboard, dashboard_routes
@@ -175,7 +177,8 @@ class Demo:
 
         rdf = BackgroundRdf(repo)
         self.rdf = rdf
-        dashboard = Dashboard(live, ts, hub, self.status, accounts=keys, rated_capacity_ah=cell_spec.capacity_ah)
+        dashboard = Dashboard(live, ts, hub, self.status, accounts=keys, rated_capacity_ah=cell_spec.capacity_ah,
+                              cycle_scale=o.ageing_factor)
         app = create_app(repo, settings, auth=auth, files=supplementary_files(spec),
                          extra_routes=[*sparql_routes(rdf.store, resolve_role, lock=rdf.lock),
                                        *dashboard_routes(dashboard)])
@@ -188,16 +191,14 @@ class Demo:
 
         stage.start()
         self._closers.append(stage.stop)
-        # Each pack's IDTA 02008 Time Series submodel follows the telemetry (LinkedSegment, latest values) at a
-        # bounded rate; it stops after the ingest (closers run in reverse) and writes the last values then.
-        from packtwin.timeseries.aas_sync import TimeSeriesSync, discover
-
-        sync = TimeSeriesSync(repo, ts, discover(repo), period_s=settings.latest_values_period_s).start()
-        self._closers.append(sync.stop)
-        self.timeseries_sync = sync
+        # Each pack's IDTA 02008 Time Series submodel follows its telemetry (latest values, segment extent).
+        ts_sync = TimeSeriesSync(repo, ts, {p: TwinIds(settings.base_iri, Level.PACK, p).submodel_id("TimeSeries")
+                                            for p in pack_ids}, period_s=max(settings.latest_values_period_s, 5.0),
+                                 sampling_rate_hz=round(1 / o.dt_s)).start()
+        self._closers.append(ts_sync.stop)
 
         def on_batch(frames: list) -> None:
-            sync.on_batch(frames)
+            ts_sync.on_batch(frames)
             stage.submit(frames)
 
         ingest = Ingest(ts, MqttOptions(url=url), known_packs=dict.fromkeys(pack_ids, n_cells),
@@ -241,7 +242,8 @@ class Demo:
             "ingest": s.as_dict() if s else {},
             "estimates": self.stage.estimates, "estimates_written": self.stage.records_written,
             "estimator_frames_skipped": self.stage.frames_skipped, "alerts": self.stage.alerts,
-            "rdf": {"loaded": self.rdf.loaded, "total": self.rdf.total, "triples": len(self.rdf.store)},
+            "negative_events": self.stage.negative_events,
+            "rdf": {"loaded": self.rdf.loaded, "total": self.rdf.total, "events": self.rdf.sync.events},
             "sse_clients": self.hub.clients,
         }
 
@@ -263,7 +265,8 @@ class Demo:
             f"  live events    {u}/events",
             f"  MQTT broker    {self.mqtt_url} ({'embedded' if self.embedded_broker else 'existing'})",
             f"  running        simulator at {self.o.speed:g}x with faults {', '.join(self.faults)}; MQTT ingest"
-            " -> SQLite time series; estimators -> Product Condition / Technical Data; RDF sync -> SPARQL",
+            " -> SQLite time series and Time Series submodels; estimators -> Product Condition / Technical Data;"
+            " change events -> RDF/SPARQL and the dashboard",
             "  demo accounts  " + ", ".join(f"{r}: X-API-Key {k}" for r, k in self.keys.items()),
             "  stop with Ctrl-C" if self.o.duration_s is None else f"  stopping after {self.o.duration_s:g} s",
         ]
@@ -290,10 +293,14 @@ class Demo:
 
     def close(self) -> None:
         for closer in reversed(self._closers):
+            started = time.monotonic()
             try:
                 closer()
             except Exception:
                 logger.exception("stopping %r failed", closer)
+            took = time.monotonic() - started
+            if took > 2.0:
+                logger.info("stopping %s took %.1f s", getattr(closer, "__qualname__", closer), took)
         self._closers.clear()
 
 

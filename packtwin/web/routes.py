@@ -32,6 +32,7 @@ from packtwin.web.events import EventHub
 
 STATIC = Path(__file__).with_name("static")
 MAX_POINTS = 240
+MIN_FADE_PCT = 0.5  # capacity change over the trend before a remaining-useful-life fit means anything
 
 
 @dataclass
@@ -45,6 +46,9 @@ class Dashboard:
     accounts: dict[str, str] | None = None
     rated_capacity_ah: float = 5.0
     eol_soh_pct: float = 80.0
+    # The demo's simulator ages cells this many times faster than they cycle: the cycle axis of the fade and RUL
+    # counts cycles as the ageing sees them (full-equivalent cycles × this factor).
+    cycle_scale: float = 1.0
 
 
 def _role(conn: HTTPConnection) -> Role:
@@ -142,8 +146,10 @@ def _cell_history(d: Dashboard, pack_id: str, index: int, window: float) -> dict
     trend = d.live.cell_trend(pack_id, index)
     if trend is None:
         return None
+    trend["cycles"] = [c * d.cycle_scale for c in trend["cycles"]]
     extent = d.timeseries.extent(pack_id)
-    out: dict[str, Any] = {"pack_id": pack_id, "index": index, "soc_now_pct": trend["soc_pct"]}
+    out: dict[str, Any] = {"pack_id": pack_id, "index": index, "soc_now_pct": trend["soc_pct"],
+                           "cycle_scale": d.cycle_scale}
     if extent is not None:
         t_end = extent[2]
         series = d.timeseries.frames(pack_id, t_end - window, t_end + 1)
@@ -183,6 +189,10 @@ def _rul(d: Dashboard, trend: dict[str, Any]) -> dict[str, Any]:
     try:
         if len(cycles) < 4 or np.ptp(cycles) <= 0:
             raise ValueError("needs capacity estimates over at least a fraction of a cycle")
+        fade_pct = 100.0 * (np.nanmax(cap) - np.nanmin(cap)) / d.rated_capacity_ah if np.isfinite(cap).any() else 0.0
+        if not fade_pct >= MIN_FADE_PCT:
+            # A fit through a flat line extrapolates nothing but its prior: say so instead of showing a number.
+            raise ValueError(f"no measurable capacity fade yet ({fade_pct:.2f} % so far, {MIN_FADE_PCT} % needed)")
         res = fit_and_predict(CapacityHistory(cycles, cap), eol, samples=500)
     except ValueError as exc:
         return {"available": False, "reason": str(exc), "eol_capacity_ah": eol}

@@ -3,63 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
+import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import requests
 
 from packtwin.connectors.broker import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class DemoProcess:
-    """``python -m packtwin demo ...`` with its stdout read line by line in a thread."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "packtwin", "demo", *args], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self.stderr = ""
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self._err = threading.Thread(target=self._read_err, daemon=True)
-        self._err.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:  # type: ignore[union-attr]
-            self.lines.append(line.rstrip("\n"))
-
-    def _read_err(self) -> None:
-        self.stderr = self.proc.stderr.read()  # type: ignore[union-attr]
-
-    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                m = re.search(pattern, line)
-                if m:
-                    return m
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no line matching {pattern!r}; stdout: {self.lines}; rc {self.proc.poll()}")
-
-    def finish(self, timeout: float) -> int:
-        try:
-            rc = self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._reader.join(5)
-        self._err.join(5)
-        return rc
+from tests.fixtures.demo_process import ROOT, DemoProcess
 
 
 def _summary(lines: list[str]) -> dict:
@@ -122,12 +76,17 @@ def test_demo_runs_everything_and_prints_the_summary_last(tmp_path: Path) -> Non
     assert 0 <= float(soc) <= 100 and float(soc) != 50.0  # 50.0 is the fleet builder's initial value
 
 
-def test_demo_uses_an_existing_broker(tmp_path: Path, mqtt_broker) -> None:
-    demo = DemoProcess("--packs", "2", "--duration", "6", "--port", "0", "--mqtt", mqtt_broker.url,
-                       "--data", str(tmp_path))
-    rc = demo.finish(120)
+def test_demo_uses_an_existing_broker_and_stops_cleanly_on_ctrl_c(tmp_path: Path, mqtt_broker) -> None:
+    demo = DemoProcess("--packs", "2", "--port", "0", "--mqtt", mqtt_broker.url, "--data", str(tmp_path))
+    try:
+        demo.wait_for(r"stop with Ctrl-C", 90)
+        assert any(f"MQTT broker    {mqtt_broker.url} (existing)" in line for line in demo.lines), demo.lines
+        time.sleep(4)
+        demo.proc.send_signal(signal.SIGINT)
+    finally:
+        rc = demo.finish(60)
     assert rc == 0, demo.stderr[-3000:]
-    assert any(f"MQTT broker    {mqtt_broker.url} (existing)" in line for line in demo.lines), demo.lines
+    assert "Traceback" not in demo.stderr
     s = _summary(demo.lines)
     assert s["packs"] == 2 and s["frames_ingested"] > 0
 

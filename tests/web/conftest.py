@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from packtwin.connectors.broker import free_port
-from tests.demo.test_demo_cli import ROOT, DemoProcess
+from tests.fixtures.demo_process import ROOT, DemoProcess
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -82,8 +82,8 @@ def page(browser_context, demo: RunningDemo):
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, full_page: bool = True) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -1,7 +1,7 @@
 // packtwin dashboard: a small hand-written app (no framework, no build step, nothing loaded from elsewhere).
 "use strict";
 
-const S = { accounts: {}, role: "anonymous", base: "", status: null, view: null, es: null, timer: null,
+const S = { changes: 0, accounts: {}, role: "anonymous", base: "", status: null, view: null, es: null, timer: null,
             refreshing: false, lastRefresh: 0 };
 const RANK = { anonymous: 0, legitimate_interest: 1, authority: 2, operator: 3 };
 const GROUP_RANK = { public: 0, legitimateInterest: 1, authorities: 2 };
@@ -84,7 +84,7 @@ function histogram(h, o = {}) {
   }).join("");
   return `<svg class="chart" viewBox="0 0 ${W} ${H}" data-testid="${esc(o.testid || "histogram")}">` +
          `<text x="${L - 4}" y="${T + 8}" text-anchor="end">${max}</text><text x="${L - 4}" y="${H - B}" text-anchor="end">0</text>` +
-         `${bars}${labels}<text x="${W - R}" y="${H - 10}" text-anchor="end">${esc(o.unit || "")}</text></svg>`;
+         `${bars}${labels}</svg>`;
 }
 function colour(soc) {
   if (soc === null || soc === undefined) return "#e8edf1";
@@ -120,8 +120,8 @@ const views = {
         <div class="card kpi"><div class="v" data-testid="kpi-alerts">${o.alerts_total}</div><div class="l">alerts raised</div></div>
       </div>
       <div class="grid g2" style="margin-top:14px">
-        <div class="card"><h2>State of health of all cells (${o.soh_histogram.n})</h2>${histogram(o.soh_histogram, { unit: "% SoH", testid: "soh-histogram" })}</div>
-        <div class="card"><h2>State of charge of all cells (${o.soc_histogram.n})</h2>${histogram(o.soc_histogram, { unit: "% SoC", color: "#1f5fa8", testid: "soc-histogram" })}</div>
+        <div class="card"><h2>State of health of all cells, % (${o.soh_histogram.n} cells)</h2>${histogram(o.soh_histogram, { unit: "% SoH", testid: "soh-histogram" })}</div>
+        <div class="card"><h2>State of charge of all cells, % (${o.soc_histogram.n} cells)</h2>${histogram(o.soc_histogram, { unit: "% SoC", color: "#1f5fa8", testid: "soc-histogram" })}</div>
       </div>
       <div class="grid g2" style="margin-top:14px; grid-template-columns: 2fr 1fr">
         <div class="card" style="overflow:auto"><h2>Packs</h2><table data-testid="packs"><thead><tr><th>pack</th><th class="num">SoC</th><th class="num">SoH</th>
@@ -145,7 +145,7 @@ const views = {
       const tiles = cells.map(s => {
         const c = bySerial[s] || {};
         return `<a class="cell${alerted.has(s) ? " alert" : ""}" href="#/cell/${esc(s)}" style="background:${colour(c.soc_pct)}" data-testid="cell-tile" data-serial="${esc(s)}">
-          <b>${esc(s.split("-").pop())}</b>${fmt(c.voltage_v, 3)} V<br>${fmt(c.soc_pct, 0)} % · ${fmt(c.soh_pct, 0)} %</a>`;
+          <b>${esc(s.split("-").pop())}</b>${fmt(c.voltage_v, 3)}&nbsp;V<br>${fmt(c.soc_pct, 0)}&nbsp;%·${fmt(c.soh_pct, 0)}&nbsp;%</a>`;
       }).join("");
       return `<div class="card" data-testid="module" data-serial="${esc(m)}"><h2><a href="#/passport/${esc(m)}">${esc(m)}</a> <span class="muted">${cells.length} cells</span></h2><div class="cells">${tiles}</div></div>`;
     }).join("");
@@ -168,7 +168,10 @@ const views = {
   async cell(serial) {
     if (!cleared()) return `<div class="note" data-testid="needs-signin">Sign in to see the cell's live data; the <a href="#/passport/${esc(serial)}">public passport</a> is open.</div>`;
     const pack = packOf(serial), module = serial.slice(0, serial.lastIndexOf("-"));
-    const h = await getJSON(`/dashboard/api/cells/${encodeURIComponent(serial)}?window=1800`);
+    const [h, packLive] = await Promise.all([getJSON(`/dashboard/api/cells/${encodeURIComponent(serial)}?window=1800`),
+                                             getJSON(`/dashboard/api/packs/${encodeURIComponent(pack)}`)]);
+    const mine = packLive.alerts.filter(a => (a.cell_serials || []).includes(serial));
+    const cellAlerts = mine.length ? `<div class="card" style="margin-top:12px"><h2>Alerts on this cell</h2><ul class="alerts">${mine.map(alertItem).join("")}</ul></div>` : "";
     const tEnd = Math.max(...[h.voltage, h.temperature].filter(Boolean).flatMap(s => s.t.filter(x => x !== null)), 0);
     const rel = s => s ? s.t.map(t => t === null ? null : (t - tEnd) / 60) : [];
     const xmin = { xlabel: "minutes (simulated) before the latest frame", xfmt: x => fmt(x, 0) };
@@ -177,7 +180,7 @@ const views = {
            90 % interval <b>${fmt(h.rul.eol_cycle_lower_90, 0)}–${fmt(h.rul.eol_cycle_upper_90, 0)}</b>; now at cycle ${fmt(h.rul.last_cycle, 2)}:
            remaining useful life <b>${fmt(h.rul.rul_cycles, 0)} cycles</b>.</p>`
         + lineChart(h.capacity.cycles, h.capacity.v,
-                    { title: "capacity", testid: "chart-capacity", xlabel: "full equivalent cycles (band: EOL 90 % interval)",
+                    { title: "capacity", testid: "chart-capacity", xlabel: h.cycle_scale > 1 ? `equivalent cycles, ageing ×${h.cycle_scale} (band: EOL 90 % interval)` : "full-equivalent cycles (band: EOL 90 % interval)",
                       hlines: [{ y: h.rul.eol_capacity_ah, label: "end of life" }],
                       xband: [h.rul.eol_cycle_lower_90, h.rul.eol_cycle_upper_90], digits: 2, color: "#0b6e4f" })
       : `<p class="rul muted" data-testid="rul">Remaining useful life not available yet: ${esc(h.rul.reason)}.</p>`;
@@ -189,6 +192,7 @@ const views = {
         <div class="card kpi"><div class="v" data-testid="cell-soh-now">–</div><div class="l">state of health</div></div>
         <div class="card kpi"><div class="v" data-testid="cell-time-now">–</div><div class="l">latest frame (simulated UTC)</div></div>
       </div>
+      ${cellAlerts}
       <p><a class="button" href="#/passport/${esc(serial)}">Cell passport</a></p>
       <div class="grid g2" style="margin-top:6px">
         <div class="card"><h2>Voltage (V)</h2>${lineChart(rel(h.voltage), h.voltage ? h.voltage.v : [], { ...xmin, testid: "chart-voltage", digits: 3, minSpan: 0.01 })}</div>
@@ -207,10 +211,13 @@ const views = {
     const refs = (shell.submodels || []).map(r => r.keys[r.keys.length - 1].value);
     const sms = await Promise.all(refs.map(id => getJSON(`/api/v3.0/submodels/${b64url(id)}`).catch(e => ({ error: e, id }))));
     const who = { anonymous: "the public", legitimate_interest: "a recycler (legitimate interest)", authority: "an authority", operator: "the fleet operator" }[S.role];
-    const body = sms.map(sm => sm.error
+    const body = sms.map((sm, i) => sm.error
       ? `<details class="sm card"><summary>${esc(sm.id.split("/").pop())}</summary><p class="error">${esc(sm.error.message)}</p></details>`
-      : `<details class="sm card" open data-testid="submodel" data-idshort="${esc(sm.idShort)}"><summary>${esc(sm.idShort)} <span class="muted">${countLeaves(sm.submodelElements || [])} values</span></summary>
+      : `<details class="sm card" ${i < 2 || sm.idShort === "ProductCondition" ? "open" : ""} data-testid="submodel" data-idshort="${esc(sm.idShort)}"><summary>${esc(sm.idShort)} <span class="muted">${countLeaves(sm.submodelElements || [])} values</span></summary>
            <ul class="tree">${(sm.submodelElements || []).map(e => elementItem(e, sm.idShort, inheritedGroup(sm))).join("")}</ul></details>`).join("");
+    const counts = {};
+    for (const sm of sms) if (!sm.error) tally(sm.submodelElements || [], inheritedGroup(sm), counts);
+    const summary = Object.entries(counts).map(([g, n]) => `<span class="badge grp ${esc(g)}">${esc(g)}</span> ${n}`).join(" · ");
     const parent = level === "cell" ? `<a href="#/cell/${esc(serial)}">live cell data</a>` : level === "pack" ? `<a href="#/pack/${esc(serial)}">live pack data</a>` : "";
     return `<div class="crumbs"><a href="#/">Fleet</a> › ${esc(serial)} › passport</div>
       <h1>Battery passport of ${esc(level)} ${esc(serial)}</h1>
@@ -218,6 +225,7 @@ const views = {
         View as: ${["anonymous", "legitimate_interest", "authority"].map(r =>
           `<button class="${r === S.role ? "" : "secondary"}" data-setrole="${r}" data-testid="view-as-${r}">${{ anonymous: "public", legitimate_interest: "recycler", authority: "authority" }[r]}</button>`).join(" ")}
         ${parent} <button class="secondary" data-aasx="${esc(serial)}" data-level="${esc(level)}">Download AASX</button></div>
+      <p data-testid="passport-counts">Values shown by access group: ${summary || "none"}</p>
       <div data-testid="passport">${body}</div>`;
   },
 
@@ -250,6 +258,12 @@ function groupOf(el) {
   return ext ? ext.value : null;
 }
 function inheritedGroup(sm) { return groupOf(sm) || "public"; }
+function tally(els, inherited, counts) {
+  for (const e of els) {
+    const g = groupOf(e) || inherited, kids = childrenOf(e);
+    if (kids) tally(kids, g, counts); else counts[g] = (counts[g] || 0) + 1;
+  }
+}
 function countLeaves(els) {
   let n = 0;
   for (const e of els) {
@@ -278,7 +292,7 @@ function elementItem(e, path, inherited) {
   const group = groupOf(e) || inherited;
   const here = `${path}.${e.idShort ?? ""}`;
   const kids = childrenOf(e);
-  const badge = `<span class="badge grp" title="access group">${esc(group)}</span>`;
+  const badge = `<span class="badge grp ${esc(group)}" title="access group">${esc(group)}</span>`;
   if (kids) {
     return `<li data-testid="passport-node" data-path="${esc(here)}"><span class="k">${esc(e.idShort ?? "")}</span>${badge}
       <ul class="tree">${kids.map(k => elementItem(k, here, group)).join("")}</ul></li>`;
@@ -359,7 +373,7 @@ function onStats(st) {
   const i = st.ingest || {};
   $("#statusbar").innerHTML = `${st.packs} packs × ${st.cells_per_pack} cells · simulator ${st.speed}× · frames <b data-testid="frames">${i.frames ?? 0}</b>
     · cell-samples ${i.cell_samples ?? 0} · dead letters ${i.deadlettered ?? 0} · estimates written ${st.estimates_written}
-    · alerts ${st.alerts} · RDF ${st.rdf.loaded}/${st.rdf.total} identifiables (${st.rdf.triples} triples) · broker ${esc(st.mqtt)}${st.embedded_broker ? " (embedded)" : ""}`;
+    · alerts ${st.alerts} · change events seen <span data-testid="changes">${S.changes}</span> · RDF ${st.rdf.loaded}/${st.rdf.total} identifiables loaded · broker ${esc(st.mqtt)}${st.embedded_broker ? " (embedded)" : ""}`;
   if (S.refreshing || !cleared()) return;
   const [name, args] = route();
   const age = performance.now() - S.lastRefresh;
@@ -382,6 +396,7 @@ function connect() {
   es.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
   es.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
   es.addEventListener("stats", ev => onStats(JSON.parse(ev.data)));
+  es.addEventListener("change", () => { S.changes += 1; const el = $('[data-testid="changes"]'); if (el) el.textContent = S.changes; });
   es.addEventListener("alert", () => { if (S.view === "fleet" || S.view === "pack") render(true); });
   es.addEventListener("bye", () => { live.textContent = "demo stopped"; live.classList.remove("on"); es.close(); });
 }
