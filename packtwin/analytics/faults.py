@@ -17,9 +17,9 @@ import numpy as np
 @dataclass(frozen=True)
 class FaultConfig:
     # Internal short: the leak current estimated from the drift of each cell's charge against the pack median.
-    short_window_s: float = 2400.0       # exponential window of the drift regression
+    short_window_s: float = 1800.0       # exponential window of the drift regression
     short_min_leak_a: float = 0.008      # leak current that counts as a short (3.7 V / 0.008 A ~ 460 ohm)
-    short_robust_z: float = 8.0          # and stands out of the pack's spread by this many robust sigmas
+    short_robust_z: float = 5.0          # and stands out of the pack's spread by this many robust sigmas
     short_min_span_s: float = 1800.0     # evidence needed before judging
     short_persist_s: float = 300.0       # the condition must hold this long
     # Voltage sensors.
@@ -28,6 +28,7 @@ class FaultConfig:
     offset_persist_s: float = 60.0
     noise_ratio: float = 5.0
     noise_min_v: float = 0.004
+    noise_persist_s: float = 30.0
     # Temperature (degC, K/min, K).
     temp_high_c: float = 60.0
     temp_low_c: float = -30.0
@@ -79,12 +80,12 @@ class _SharedRegression:
         self.B = np.zeros((n, k))
         self.span = 0.0
 
-    def add(self, dt: float, x: np.ndarray, y: np.ndarray) -> None:
+    def add(self, dt: float, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None:
         d = math.exp(-dt / self.window_s)
         self.G *= d
         self.B *= d
-        self.G += np.outer(x, x)
-        self.B += y[:, None] * x[None, :]
+        self.G += weight * np.outer(x, x)
+        self.B += weight * (y[:, None] * x[None, :])
         self.span = self.span * d + dt
 
     def solve(self) -> np.ndarray | None:
@@ -105,18 +106,22 @@ class FaultDetector:
         self._drift = _SharedRegression(n_cells, 4, self.cfg.short_window_s)
         self._t0: float | None = None
         self._ah = 0.0
+        self._i_slow = 0.0
         self._short_since = np.full(n_cells, np.nan)
         self._short_flagged = np.zeros(n_cells, dtype=bool)
         self._prev_v: np.ndarray | None = None
+        self._prev_i = 0.0
         self._prev_d: np.ndarray | None = None
         self._stuck = np.zeros(n_cells, dtype=np.int64)
         self._stuck_flagged = np.zeros(n_cells, dtype=bool)
         self._d_fast = np.zeros(n_cells)
         self._d_slow: np.ndarray | None = None
+        self._rest_s = 0.0
         self._offset_since = np.full(n_cells, np.nan)
         self._offset_flagged = np.zeros(n_cells, dtype=bool)
         self._hf_var = np.zeros(n_cells)
         self._noise_flagged = np.zeros(n_cells, dtype=bool)
+        self._noise_since = np.full(n_cells, np.nan)
         self._prev_temp: np.ndarray | None = None
         self._dtdt = None
         self._temp_flags: set[tuple[str, int]] = set()
@@ -134,8 +139,14 @@ class FaultDetector:
         self._ah += current_a * dt / 3600.0
         rel = (soc_v - np.median(soc_v)) * self.capacity_ah
         x = np.array([1.0, (t - self._t0) / 3600.0, self._ah, current_a])
-        self._drift.add(dt, x, rel)
-        if self._drift.span < self.cfg.short_min_span_s:
+        # The voltage tells a cell's charge best near rest; under load, and while the cells relax after a load
+        # (each with its own time constants), the model error dominates.
+        one_c = float(np.median(self.capacity_ah))
+        self._i_slow += min(dt / 600.0, 1.0) * (abs(current_a) - self._i_slow)
+        c_rate = current_a / one_c
+        w = 1.0 / (1.0 + (c_rate / 0.1) ** 2 + (self._i_slow / one_c / 0.05) ** 2)
+        self._drift.add(dt, x, rel, weight=w)
+        if t - self._t0 < self.cfg.short_min_span_s:
             return []
         theta = self._drift.solve()
         if theta is None:
@@ -159,8 +170,10 @@ class FaultDetector:
         d = v - np.median(v)
         if self._prev_v is not None:
             dv = np.abs(v - self._prev_v)
-            others_moving = np.median(dv) > 0.0005
-            self._stuck = np.where((dv == 0) & others_moving, self._stuck + 1, np.where(dv > 0, 0, self._stuck))
+            # Evidence of a frozen reading: the load changed and the other cells answered, this one did not.
+            load_step = abs(current_a - self._prev_i) > 0.05 * float(np.median(self.capacity_ah))
+            others_moving = load_step and np.median(dv) > 0.002
+            self._stuck = np.where((dv == 0) & others_moving, self._stuck + 1, np.where(dv > 0.0015, 0, self._stuck))
             fire = (self._stuck >= cfg.stuck_samples) & ~self._stuck_flagged
             self._stuck_flagged |= fire
             alerts += [Alert("sensor_stuck", "warning", t, [int(c)], float(v[c]),
@@ -172,7 +185,9 @@ class FaultDetector:
             self._hf_var += a * (hf * hf - self._hf_var)
             ref = np.median(self._hf_var)
             std = np.sqrt(self._hf_var)
-            fire = ((self._hf_var > cfg.noise_ratio ** 2 * ref) & (std > cfg.noise_min_v) & ~self._noise_flagged)
+            cond = (self._hf_var > cfg.noise_ratio ** 2 * ref) & (std > cfg.noise_min_v) & ~self._stuck_flagged
+            self._noise_since = np.where(cond, np.where(np.isnan(self._noise_since), t, self._noise_since), np.nan)
+            fire = cond & (t - self._noise_since >= cfg.noise_persist_s) & ~self._noise_flagged
             self._noise_flagged |= fire
             alerts += [Alert("sensor_noise", "warning", t, [int(c)], float(std[c]),
                              f"cell {int(c)} voltage noise {1000 * std[c]:.1f} mV, pack typical "
@@ -183,10 +198,14 @@ class FaultDetector:
             if self._d_slow is None:
                 self._d_slow = d.copy()
                 self._d_fast = d.copy()
-            a_fast = min(dt / 20.0, 1.0)
-            self._d_fast += a_fast * (d - self._d_fast)
+            self._rest_s += dt
+            self._d_fast += min(dt / 20.0, 1.0) * (d - self._d_fast)
+            # The reference is a running mean at first (no single noisy sample anchors it), then follows within
+            # ten minutes: a step, not a drift (a short's slow drift is judged by the short detector).
+            self._d_slow += min(dt / min(self._rest_s, 600.0), 1.0) * (d - self._d_slow)
             step = self._d_fast - self._d_slow
-            cond = np.abs(step) > cfg.offset_v
+            cond = (np.abs(step) > cfg.offset_v) & (self._rest_s > 120.0) & ~self._stuck_flagged \
+                & ~self._noise_flagged
             self._offset_since = np.where(cond, np.where(np.isnan(self._offset_since), t, self._offset_since),
                                           np.nan)
             fire = cond & (t - self._offset_since >= cfg.offset_persist_s) & ~self._offset_flagged
@@ -194,11 +213,9 @@ class FaultDetector:
             alerts += [Alert("sensor_offset", "warning", t, [int(c)], float(step[c]),
                              f"cell {int(c)} voltage jumped {1000 * step[c]:+.0f} mV against the pack at rest")
                        for c in np.nonzero(fire)[0]]
-            # A step, not a drift: the reference follows within minutes (a short's slow drift is judged above).
-            a_slow = min(dt / 600.0, 1.0)
-            self._d_slow += a_slow * (d - self._d_slow)
         self._prev_v = v.copy()
         self._prev_d = d
+        self._prev_i = current_a
         return alerts
 
     # --- temperature ----------------------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ VOLTAGE_MARGIN_V = 0.5
 # Rest detection for the current-sensor offset: at least this long below this fraction of 1C.
 REST_MIN_S = 600.0
 REST_MAX_C = 0.02
+# SoC anchors: a rest at least this long has relaxed to its OCV; two anchors must span this much SoC.
+ANCHOR_REST_S = 1800.0
+ANCHOR_MIN_SOC_SPAN = 0.3
 # SoC standard deviation held until the identification has seen enough excitation.
 SOC_WARMUP_STD = 0.05
 
@@ -76,6 +79,7 @@ class SocRun:
     current_bias_a: float
     soc_std: float
     params: ECMParams | None = None
+    capacity_source: dict = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
     def summary(self, nominal_capacity_ah: float) -> dict[str, object]:
@@ -89,6 +93,7 @@ class SocRun:
             "final_soc": round(float(self.soc[-1]), 6),
             "final_soc_std": round(self.soc_std, 6),
             "bad_samples": self.counts,
+            "capacity_source": self.capacity_source,
         }
 
 
@@ -106,23 +111,38 @@ def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = No
     SoC from the same unknown initial state with those parameters -- what a twin does once it has seen the cell
     before. ``passes=1`` is the cold start from the capacity-scaled prior.
     """
+    ocv = OCVCurve.from_spec(spec)
+    offset = rest_offset(tm.current_a, tm.time_s, spec.capacity_ah)
+    anchored = anchored_capacity(tm, spec, ocv, offset)
+    # The filter counts charge against the capacity the record shows when it can (an aged cell keeps its old
+    # nameplate); otherwise against the nameplate.
+    cap = anchored[0] if anchored is not None else spec.capacity_ah
     params = initial_params
     run: SocRun | None = None
     for _ in range(max(passes, 1)):
-        run = _pass(tm, spec, tuning, rls_tuning, params)
+        run = _pass(tm, spec, tuning, rls_tuning, params, capacity_ah=cap)
         params = run.params
         assert params is not None
-        params.capacity_ah = np.array([spec.capacity_ah])
+        params.capacity_ah = np.array([cap])
     assert run is not None
+    if anchored is not None:
+        run.capacity_ah, run.capacity_source = anchored[0], {"method": "anchors", **anchored[1]}
+    else:
+        run.capacity_ah = spec.capacity_ah
+        run.capacity_source = {"method": "nameplate", "reason": "no two SoC anchors (long rests, voltage limits) "
+                               f"{ANCHOR_MIN_SOC_SPAN:.0%} apart in this record", "current_offset_a": offset}
+    run.soh_capacity_pct = 100.0 * run.capacity_ah / spec.capacity_ah
     return run
 
 
 def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning: RLSTuning | None,
           initial_params: ECMParams | None, rls_period_s: float = 1.0, params_period_s: float = 10.0,
-          capacity_regression: bool = True) -> SocRun:
+          capacity_ah: float | None = None) -> SocRun:
     n_rows = len(tm)
     ocv = OCVCurve.from_spec(spec)
     prior = initial_params if initial_params is not None else prior_params(spec.capacity_ah, 1)
+    if capacity_ah is not None:
+        prior.capacity_ah = np.array([capacity_ah])
     counts = {"nan": 0, "voltage_out_of_range": 0, "time_backwards": 0, "gap": 0}
     v_lo = spec.voltage_min_v - VOLTAGE_MARGIN_V
     v_hi = spec.voltage_max_v + VOLTAGE_MARGIN_V
@@ -150,8 +170,6 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
     ekf.set_params(prior, scale)
     since_params = 0.0
     acc_t = acc_i = acc_y = 0.0
-    ah = 0.0
-    cap_rows: list[tuple[float, float, float, float]] = []
     for k in range(first + 1, n_rows):
         t, i, v, tc = time_s[k], current[k], voltage[k], temp_c[k]
         if not math.isfinite(t) or t <= t_prev:
@@ -183,10 +201,6 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
             since_params = 0.0
         since_params += dt
         ekf.step(i, v if ok_v else 0.0, dt, 1.0 if ok_v else 0.0)
-        ah += i * dt / 3600.0
-        if ok_v:
-            # The SoC the voltage alone implies under the identified model, for the capacity regression.
-            cap_rows.append((ah, t, ekf.s, v + ekf.r0 * (i - ekf.b) + ekf.v1 + ekf.v2))
         if not rls.warmed_up[0] and ekf.p00 < SOC_WARMUP_STD ** 2:
             # Parameters not identified yet: do not let the SoC variance collapse on a wrong model.
             ekf.p00 = SOC_WARMUP_STD ** 2
@@ -201,9 +215,6 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
                 acc_t = acc_i = acc_y = 0.0
         socs.append(ekf.s)
     cap = 1.0 / ekf.q
-    if capacity_regression and len(cap_rows) > 10:
-        offset = rest_offset(tm.current_a, tm.time_s, spec.capacity_ah)
-        cap = regress_capacity(np.asarray(cap_rows), ocv, cap, offset)
     params = rls.params(np.array([cap]))
     scale_now = float(params.resistance_factor(temp))
     return SocRun(soc=np.asarray(socs, dtype=float), capacity_ah=cap, r0_ohm=float(params.r0[0] * scale_now),
@@ -237,34 +248,68 @@ def rest_offset(current_a: np.ndarray, time_s: np.ndarray, one_c_a: float, min_r
     return total / weight if weight > 0 else 0.0
 
 
-def regress_capacity(rows: np.ndarray, ocv: OCVCurve, fallback_ah: float, offset_a: float = 0.0) -> float:
-    """Capacity from the whole record: the SoC implied by each voltage (OCV inverse of the voltage with the model's
-    overpotentials added back) regressed on the charge counted, ``s_v = s0 - Ah / C``, weighted by the OCV slope
-    squared (a steep OCV pins SoC down, a flat one does not) and made robust by Huber re-weighting."""
-    ah, t, _s, v_ocv = rows.T
-    s_v = ocv.soc_from_ocv(v_ocv)
-    inside = (s_v > 0.02) & (s_v < 0.98)
-    if inside.sum() < 10 or np.ptp(ah[inside]) <= 0:
-        return fallback_ah
-    ah, s_v, t = ah[inside], s_v[inside], t[inside]
-    _, g = ocv.ocv_and_slope(s_v)
-    w = g * g
-    # s_v = s0 - (Ah - b*t)/C with the offset b from the long rests (see rest_offset); the offset is not
-    # separable from the capacity by regression on records whose charge and time move together.
-    ah = ah - offset_a * (t - t[0]) / 3600.0
-    X = np.column_stack([np.ones_like(ah), -ah])
-    theta = np.zeros(2)
-    for _ in range(10):
-        sw = np.sqrt(w)
-        theta, *_ = np.linalg.lstsq(X * sw[:, None], s_v * sw, rcond=None)
-        r = (s_v - X @ theta) * np.sqrt(g * g / np.mean(g * g))
-        scale = 1.4826 * np.median(np.abs(r)) + 1e-6
-        huber = np.minimum(1.0, 1.5 * scale / np.maximum(np.abs(r), 1e-12))
-        w = g * g * huber
-    inv_c = theta[1]
-    if not (inv_c > 0 and math.isfinite(inv_c)):
-        return fallback_ah
-    return float(1.0 / inv_c)
+@dataclass
+class Anchor:
+    index: int
+    soc: float
+    kind: str  # "rest" (relaxed OCV) or "limit" (voltage limit reached under load)
+
+
+def soc_anchors(tm: Telemetry, spec: CellSpec, ocv: OCVCurve, min_rest_s: float = ANCHOR_REST_S) -> list[Anchor]:
+    """Points where the SoC is known without the filter: the end of a long rest (the voltage has relaxed to the
+    OCV) and the moment a discharge reaches the lower voltage limit (SoC 0 by the definition of capacity) or a charge
+    the upper one (SoC 1)."""
+    one_c = spec.capacity_ah
+    i, v, t = tm.current_a, tm.voltage_v, tm.time_s
+    quiet = np.isfinite(i) & (np.abs(i) < REST_MAX_C * one_c)
+    anchors: list[Anchor] = []
+    start = None
+    for k in range(len(quiet) + 1):
+        if k < len(quiet) and quiet[k]:
+            if start is None:
+                start = k
+            continue
+        if start is not None and t[k - 1] - t[start] >= min_rest_s:
+            end = k - 1
+            tail = v[max(start, end - 9): end + 1]
+            tail = tail[np.isfinite(tail)]
+            if tail.size:
+                anchors.append(Anchor(end, float(ocv.soc_from_ocv(float(np.mean(tail)))), "rest"))
+        start = None
+    margin = 0.005
+    low = np.nonzero(np.isfinite(v) & (v <= spec.voltage_min_v + margin) & (i > 0.05 * one_c))[0]
+    if low.size:
+        anchors.append(Anchor(int(low[0]), 0.0, "limit"))
+    high = np.nonzero(np.isfinite(v) & (v >= spec.voltage_max_v - margin) & (i < -0.05 * one_c))[0]
+    if high.size:
+        anchors.append(Anchor(int(high[0]), 1.0, "limit"))
+    return sorted(anchors, key=lambda a: a.index)
+
+
+def anchored_capacity(tm: Telemetry, spec: CellSpec, ocv: OCVCurve, offset_a: float) -> tuple[float, dict] | None:
+    """Capacity from the charge counted (offset removed) between the two SoC anchors farthest apart in SoC: the
+    widest window makes an error of the OCV table at an anchor count least. None when no pair spans enough SoC."""
+    anchors = soc_anchors(tm, spec, ocv)
+    if len(anchors) < 2:
+        return None
+    dt = np.diff(tm.time_s, prepend=tm.time_s[0])
+    dt = np.where(np.isfinite(dt) & (dt > 0) & (dt <= MAX_GAP_S), dt, 0.0)
+    i = np.where(np.isfinite(tm.current_a), tm.current_a - offset_a, 0.0)
+    ah = np.cumsum(i * dt) / 3600.0
+    best = None
+    for a in range(len(anchors)):
+        for b in range(a + 1, len(anchors)):
+            ds = anchors[a].soc - anchors[b].soc
+            if abs(ds) >= ANCHOR_MIN_SOC_SPAN and (best is None or abs(ds) > abs(best[2])):
+                best = (anchors[a], anchors[b], ds)
+    if best is None:
+        return None
+    a, b, ds = best
+    cap = (ah[b.index] - ah[a.index]) / ds
+    if not (cap > 0 and math.isfinite(cap)):
+        return None
+    return float(cap), {"from": {"row": a.index, "soc": a.soc, "kind": a.kind},
+                        "to": {"row": b.index, "soc": b.soc, "kind": b.kind}, "current_offset_a": offset_a}
 
 
 def params_summary(p: ECMParams) -> dict[str, float]:

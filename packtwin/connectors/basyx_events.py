@@ -111,9 +111,11 @@ class BasyxEventPublisher:
         if event.operation is Operation.DELETED:
             group = self.access.group_at(event.identifiable_id, None)
             self.access.forget(event.identifiable_id)
-            # The bus does not carry the deleted object; BaSyx sends its full JSON, we send its identity.
-            model_type = "AssetAdministrationShell" if event.target is Target.SHELL else "Submodel"
-            body: dict[str, Any] = {"modelType": model_type, "id": event.identifiable_id}
+            if event.obj is not None:  # as BaSyx does: the deleted identifiable's JSON
+                body: dict[str, Any] = access_json.to_dict(event.obj)  # type: ignore[arg-type]
+            else:
+                model_type = "AssetAdministrationShell" if event.target is Target.SHELL else "Submodel"
+                body = {"modelType": model_type, "id": event.identifiable_id}
         else:
             body = access_json.to_dict(event.obj)  # type: ignore[arg-type]
             self.access.index(event.identifiable_id, "", body)

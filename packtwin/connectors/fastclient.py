@@ -54,6 +54,7 @@ class FastClient(mqtt.Client):
         self._rbuf = b""
         self._rpos = 0
         self._no_refill = False
+        self._fast_packets = 0
         # Called with (topic bytes, payload bytes, mid, qos) for QoS 0/1 PUBLISH packets (MQTT 3.1.1) instead of
         # building an MQTTMessage and matching per-topic callbacks; None keeps paho's own handling.
         self.on_raw_publish: Callable[[bytes, bytes, int, int], None] | None = None
@@ -75,6 +76,59 @@ class FastClient(mqtt.Client):
         end = pos + bufsize
         self._rpos = end
         return buf[pos:end]  # a read position, not del buf[:n]: no memmove of the rest per packet
+
+    def _packet_read(self) -> mqtt.MQTTErrorCode:
+        """Complete PUBLISH (QoS 0/1) and PUBACK packets already in the buffer are handled right here, without
+        paho's byte-at-a-time state machine; everything else (and any packet split across reads) goes to paho."""
+        if self._in_packet["command"] == 0 and self._protocol != mqtt.MQTTv5:
+            buf, pos = self._rbuf, self._rpos
+            size = len(buf)
+            if pos + 2 <= size:
+                cmd = buf[pos]
+                kind = cmd & 0xF0
+                publish = kind == 0x30 and (cmd & 0x06) != 0x04 and self.on_raw_publish is not None
+                puback = kind == 0x40 and self.on_raw_puback is not None and self._max_inflight_messages == 0
+                if publish or puback:
+                    length, mult, i = 0, 1, pos + 1
+                    while i < size and i - pos <= 4:
+                        byte = buf[i]
+                        length += (byte & 127) * mult
+                        mult *= 128
+                        i += 1
+                        if not byte & 128:
+                            end = i + length
+                            if end <= size:
+                                self._rpos = end
+                                self._fast_packets += 1
+                                return self._fast_publish(cmd, buf, i, end) if publish else \
+                                    self._fast_puback((buf[i] << 8) | buf[i + 1])
+                            break
+        return super()._packet_read()
+
+    def _fast_publish(self, cmd: int, buf: bytes, start: int, end: int) -> mqtt.MQTTErrorCode:
+        qos = (cmd & 0x06) >> 1
+        n = (buf[start] << 8) | buf[start + 1]
+        topic_end = start + 2 + n
+        topic = buf[start + 2:topic_end]
+        if qos:
+            mid = (buf[topic_end] << 8) | buf[topic_end + 1]
+            payload = buf[topic_end + 2:end]
+        else:
+            mid, payload = 0, buf[topic_end:end]
+        self.on_raw_publish(topic, payload, mid, qos)  # type: ignore[misc]
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(mid)
+        return mqtt.MQTT_ERR_SUCCESS
+
+    def _fast_puback(self, mid: int) -> mqtt.MQTTErrorCode:
+        with self._out_message_mutex:
+            msg = self._out_messages.pop(mid, None)
+            if msg is None:
+                return mqtt.MQTT_ERR_SUCCESS
+            self._inflight_messages -= 1
+        msg.info._set_as_published()
+        self.on_raw_puback(mid)  # type: ignore[misc]
+        return mqtt.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> mqtt.MQTTErrorCode:
         handler = self.on_raw_publish
@@ -112,6 +166,11 @@ class FastClient(mqtt.Client):
                     return mqtt.MQTT_ERR_SUCCESS
         finally:
             self._no_refill = False
+            if self._fast_packets:
+                # Packets handled on the fast path count for keepalive like paho's own reads.
+                self._fast_packets = 0
+                with self._msgtime_mutex:
+                    self._last_bytes_received = mqtt.time_func()
         return mqtt.MQTT_ERR_SUCCESS
 
     def reconnect(self) -> mqtt.MQTTErrorCode:

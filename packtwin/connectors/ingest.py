@@ -8,8 +8,8 @@ Threads and flow control:
 
 So a frame is acknowledged only once it is durable: if the process dies, the broker redelivers everything
 unacknowledged to the persistent session, and the store's key (pack_id, seq) drops what was already stored.
-Memory stays bounded: the broker sends at most its in-flight window of unacknowledged messages
-(``max_inflight_messages``), and a full queue blocks the network thread, which stops reading the socket.
+Memory stays bounded: a full queue blocks the network thread, which stops reading the socket; TCP then pushes back
+on the broker, which keeps the rest in the persistent session's queue.
 """
 
 from __future__ import annotations

@@ -28,10 +28,12 @@ class Outlets:
 def start_outlets(repo: Any, *, mqtt_url: str | None = None, basyx_repo_id: str | None = "packtwin",
                   basyx_groups: tuple[AccessGroup, ...] = (AccessGroup.PUBLIC,),
                   ditto_namespace: str | None = None, ditto_clearance: AccessGroup = AccessGroup.PUBLIC,
+                  ditto_inbound: bool = False,
                   base_iri: str = "https://example.org/packtwin", mirror_url: str | None = None,
                   mirror_api_key: str | None = None, mirror_clearance: AccessGroup = AccessGroup.PUBLIC) -> Outlets:
     """BaSyx events when ``mqtt_url`` and ``basyx_repo_id`` are given; Ditto Protocol over MQTT when ``mqtt_url``
-    and ``ditto_namespace`` are; a remote mirror when ``mirror_url`` is."""
+    and ``ditto_namespace`` are (and Ditto's changes back with ``ditto_inbound``); a remote mirror when
+    ``mirror_url`` is."""
     outlets = Outlets()
     try:
         if mqtt_url and (basyx_repo_id or ditto_namespace):
@@ -51,6 +53,10 @@ def start_outlets(repo: Any, *, mqtt_url: str | None = None, basyx_repo_id: str 
 
                 mapper = ThingMapper(namespace=ditto_namespace, base_iri=base_iri, clearance=ditto_clearance)
                 outlets.stoppables.append(DittoBridge(repo, mapper, MqttSender(client)).start())
+                if ditto_inbound:  # values changed in Ditto come back into the twins
+                    from packtwin.connectors.ditto.inbound import DittoInbound, DittoInboundMqtt
+
+                    outlets.stoppables.append(DittoInboundMqtt(DittoInbound(repo, mapper), client).start())
         if mirror_url:
             from packtwin.connectors.remote.client import AasClient
             from packtwin.connectors.remote.mirror import RemoteMirror

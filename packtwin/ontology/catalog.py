@@ -37,9 +37,11 @@ QUERIES: tuple[CatalogQuery, ...] = (
     CatalogQuery("cells-below-80-soh", "fleet operator",
                  "Which cells of each pack are below 80 % state of health?", """
 SELECT ?pack ?cell ?soh WHERE {
-  ?c a CELL ; pt:serialNumber ?cell ; pt:stateOfHealth ?soh ; pt:partOf/pt:partOf ?p .
-  ?p a PACK ; pt:serialNumber ?pack .
+  ?c pt:stateOfHealth ?soh .
   FILTER(?soh < 80)
+  # Only a cell is two pt:partOf steps below a pack (cell -> module -> pack).
+  ?c pt:partOf ?m ; pt:serialNumber ?cell . ?m pt:partOf ?p .
+  ?p pt:serialNumber ?pack .
 } ORDER BY ?pack ?cell"""),
     CatalogQuery("second-life-candidates", "second-life operator",
                  "Which packs are fit for second life: 70–80 % state of health and no safety event on the pack or any"
@@ -106,15 +108,19 @@ SELECT ?pack ?document ?title ?file WHERE {
 } ORDER BY ?pack ?document"""),
     CatalogQuery("state-of-charge-per-pack", "fleet operator",
                  "What are the mean, lowest and highest cell state of charge in each pack?", """
-SELECT ?pack (AVG(?soc) AS ?meanSoc) (MIN(?soc) AS ?minSoc) (MAX(?soc) AS ?maxSoc) (COUNT(?c) AS ?cells) WHERE {
-  ?c a CELL ; pt:stateOfCharge ?soc ; pt:partOf/pt:partOf ?p .
-  ?p a PACK ; pt:serialNumber ?pack .
-} GROUP BY ?pack ORDER BY ?pack"""),
+SELECT ?pack ?meanSoc ?minSoc ?maxSoc ?cells WHERE {
+  { SELECT ?p (AVG(?soc) AS ?meanSoc) (MIN(?soc) AS ?minSoc) (MAX(?soc) AS ?maxSoc) (COUNT(?c) AS ?cells) WHERE {
+      # Only a cell is two pt:partOf steps below a pack (cell -> module -> pack).
+      ?c pt:stateOfCharge ?soc ; pt:partOf ?m . ?m pt:partOf ?p .
+    } GROUP BY ?p }
+  ?p pt:serialNumber ?pack .
+} ORDER BY ?pack"""),
     CatalogQuery("resistance-increase-over-50", "second-life operator",
                  "Which cells have an internal resistance more than 50 % above their initial value?", """
 SELECT ?cell ?increase WHERE {
-  ?c a CELL ; pt:serialNumber ?cell ; pt:internalResistanceIncrease ?increase .
+  ?c pt:internalResistanceIncrease ?increase .
   FILTER(?increase > 50)
+  ?c a CELL ; pt:serialNumber ?cell .
 } ORDER BY DESC(?increase) ?cell"""),
     CatalogQuery("safety-events-by-kind", "manufacturer",
                  "How many safety events of each kind happened, per battery level?", """

@@ -16,6 +16,7 @@ import pyoxigraph as ox
 from oxrdflib import OxigraphStore
 from oxrdflib._converter import from_ox, to_ox
 from rdflib import Dataset, Graph, URIRef
+from rdflib import Literal as RdfLiteral
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.query import Result
 from rdflib.term import Node
@@ -34,6 +35,26 @@ PREFIXES = {
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
 }
+
+
+_OX_CACHE: dict[Node, object] = {}
+
+
+def to_ox_term(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """rdflib term -> pyoxigraph term, memoised: predicates, classes, value nodes and units repeat across a fleet."""
+    hit = _OX_CACHE.get(term)
+    if hit is None:
+        if isinstance(term, URIRef):
+            hit = ox.NamedNode(str(term))
+        elif isinstance(term, RdfLiteral):
+            dt = term.datatype
+            hit = ox.Literal(str(term), language=term.language, datatype=ox.NamedNode(str(dt)) if dt else None)
+        else:
+            hit = to_ox(term)
+        if len(_OX_CACHE) > 1_000_000:
+            _OX_CACHE.clear()
+        _OX_CACHE[term] = hit
+    return hit  # type: ignore[return-value]
 
 
 def graph_iri(base: str, group: AccessGroup) -> URIRef:
@@ -66,7 +87,8 @@ class GraphStore:
     def add(self, quads: Iterable[Quad]) -> None:
         if self.ox is not None:
             graphs = self._ox_graphs
-            self.ox.extend([ox.Quad(to_ox(s), to_ox(p), to_ox(o), graphs[g]) for s, p, o, g in quads])
+            t = to_ox_term
+            self.ox.extend([ox.Quad(t(s), t(p), t(o), graphs[g]) for s, p, o, g in quads])
         else:
             ctx = self._contexts
             self.dataset.addN((s, p, o, ctx[g]) for s, p, o, g in quads)
@@ -74,8 +96,9 @@ class GraphStore:
     def remove(self, quads: Iterable[Quad]) -> None:
         if self.ox is not None:
             graphs = self._ox_graphs
+            t = to_ox_term
             for s, p, o, g in quads:
-                self.ox.remove(ox.Quad(to_ox(s), to_ox(p), to_ox(o), graphs[g]))
+                self.ox.remove(ox.Quad(t(s), t(p), t(o), graphs[g]))
         else:
             for s, p, o, g in quads:
                 self.dataset.remove((s, p, o, self._contexts[g]))

@@ -52,9 +52,11 @@ class PackDesign:
     def __post_init__(self) -> None:
         if self.n_series < 1 or self.n_parallel < 1:
             raise ValueError("a pack needs at least one series element of at least one cell")
-        if not 1 <= self.n_temp_sensors <= self.n_series:
-            raise ValueError(f"{self.n_temp_sensors} temperature sensors for {self.n_series} series elements: "
-                             "each sensor needs at least one element")
+        if self.n_temp_sensors < 1:
+            raise ValueError("a pack needs at least one temperature sensor")
+        if self.n_temp_sensors > self.n_series:
+            # A sensor averages a group of elements: small packs get one sensor per element.
+            object.__setattr__(self, "n_temp_sensors", self.n_series)
 
 
 class FleetModel:

@@ -52,7 +52,7 @@ class Simulator:
                  cycles: Iterable[str] = DRIVE_CYCLES, encoding: str = "binary", seq_start: int = 0,
                  ageing_factor: float = 1.0, extra_sensors: bool = True, t0: float | None = None,
                  gateway_id: str = "packtwin-sim", max_pending: int = 10_000,
-                 state_file: str | Path | None = None) -> None:
+                 state_file: str | Path | None = None, soc0: tuple[float, float] = (0.6, 0.95)) -> None:
         self.pack_ids = pack_ids(packs) if isinstance(packs, int) else list(packs)
         if not self.pack_ids:
             raise ValueError("at least one pack")
@@ -61,7 +61,7 @@ class Simulator:
         if (mqtt is None) == (sink is None):
             raise ValueError("give exactly one of mqtt (publish to a broker) and sink (in-process)")
         self.design = design or PackDesign()
-        self.model = FleetModel(len(self.pack_ids), self.design, seed=seed, ageing_factor=ageing_factor)
+        self.model = FleetModel(len(self.pack_ids), self.design, seed=seed, ageing_factor=ageing_factor, soc0=soc0)
         self.speed, self.dt, self.temperature_every = speed, dt, temperature_every
         self.encoding, self.extra_sensors = encoding, extra_sensors
         self.t0 = time.time() if t0 is None else t0

@@ -55,6 +55,9 @@ def discover(repository: Repository) -> dict[str, str]:
             continue
         for ref in shell.submodel:
             sid = ref.key[0].value
+            # Submodel ids end in the template's idShort (packtwin.aas.ids): decode only the candidates.
+            if not sid.endswith("/" + time_series.PART.id_short):
+                continue
             try:
                 sm = repository.get_submodel(sid)
             except KeyError:
@@ -70,6 +73,7 @@ class _PackState:
     max_temperature: float | None
     frames: int  # frames seen since the last write
     dirty: bool = True
+    period_s: float | None = None  # time between consecutive seqs, as stamped by the gateway
 
 
 def _iso(t: float) -> str:
@@ -92,8 +96,9 @@ class TimeSeriesSync:
 
     def __init__(self, repository: Repository, store: TimeSeriesStore,
                  submodel_of: Mapping[str, str] | Callable[[str], str | None], period_s: float = 1.0,
-                 sampling_rate_hz: int | None = 10) -> None:
+                 sampling_rate_hz: int | None = None) -> None:
         self.repository, self.store, self.period_s = repository, store, period_s
+        # None: the rate measured from consecutive frames.
         self.sampling_rate_hz = sampling_rate_hz
         self._lookup = submodel_of.get if isinstance(submodel_of, Mapping) else submodel_of
         self._latest: dict[str, _PackState] = {}
@@ -116,6 +121,8 @@ class TimeSeriesSync:
             if state is None:
                 latest[frame.pack_id] = _PackState(frame, t_max, 1)
             elif frame.seq >= state.frame.seq:
+                if frame.seq == state.frame.seq + 1 and frame.t > state.frame.t:
+                    state.period_s = frame.t - state.frame.t
                 state.frame, state.max_temperature, state.dirty = frame, t_max, True
                 state.frames += 1
 
@@ -181,7 +188,7 @@ class TimeSeriesSync:
                 self._set(linked, "Segments.LinkedSegment", {
                     "RecordCount": self._counts[pack_id], "StartTime": _iso(self._starts[pack_id]),
                     "EndTime": _iso(frame.t), "State": "in progress", "LastUpdate": now,
-                    **({"SamplingRate": self.sampling_rate_hz} if self.sampling_rate_hz else {}),
+                    **({"SamplingRate": rate} if (rate := self._rate(state)) else {}),
                 })
                 endpoint = _child(linked, _sem("Segments.LinkedSegment.Endpoint"))
                 if isinstance(endpoint, model.Property) and not endpoint.value:
@@ -199,6 +206,11 @@ class TimeSeriesSync:
             if isinstance(record, model.SubmodelElementCollection):
                 self._set_record(record, frame, state.max_temperature)
         repo.commit(submodel, id_short_path=_SEGMENTS, element=segments)
+
+    def _rate(self, state: _PackState) -> int | None:
+        if self.sampling_rate_hz is not None:
+            return self.sampling_rate_hz
+        return round(1.0 / state.period_s) if state.period_s else None
 
     @staticmethod
     def _set(collection: model.SubmodelElementCollection, path: str, values: Mapping[str, object]) -> None:

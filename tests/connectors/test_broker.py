@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -66,7 +67,9 @@ def _make_tls(tmp: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
-@pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed")
+@pytest.mark.skipif(mosquitto_binary() is None or shutil.which("mosquitto_passwd") is None
+                    or shutil.which("openssl") is None,
+                    reason="needs mosquitto, mosquitto_passwd and openssl (Debian: mosquitto, openssl)")
 def test_tls_and_password(tmp_path):
     ca, cert, key = _make_tls(tmp_path)
     passwords = tmp_path / "passwd"

@@ -1,8 +1,10 @@
 import json
 import threading
 import time
+import uuid
 
 import numpy as np
+import pytest
 
 from packtwin.connectors import codec, topics
 from packtwin.connectors.ingest import Ingest
@@ -130,3 +132,35 @@ def test_back_pressure_keeps_the_queue_bounded_and_loses_nothing(fresh_mqtt_brok
     assert ingest.stats.queue_peak <= 201
     assert ingest.stats.batches >= n // 100
     store.close()
+
+
+def test_ingest_into_postgresql(fresh_mqtt_broker):
+    try:
+        import psycopg
+
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2).close()
+    except Exception:
+        pytest.skip("no PostgreSQL server answers on 127.0.0.1:5432 (user postgres)")
+    from packtwin.timeseries.postgres import PostgresTimeSeries
+
+    store = PostgresTimeSeries("postgresql://postgres@127.0.0.1:5432/postgres",
+                               schema=f"ingest_{uuid.uuid4().hex[:12]}")
+    try:
+        ingest = Ingest(store, fresh_mqtt_broker.url, known_packs={"P1": 8, "P2": 8}).start()
+        publisher = Publisher(MqttOptions(fresh_mqtt_broker.url), "gateway").start()
+        rng = np.random.default_rng(5)
+        items = [(topics.telemetry(p), codec.encode_binary(valid_frame(p, s, 8, rng)))
+                 for s in range(300) for p in ("P1", "P2")]
+        items += items[:50]  # redelivered
+        items.append((topics.telemetry("P1"), b"\x00garbage"))
+        publisher.publish_many(items)
+        assert publisher.flush(120)
+        assert _wait(lambda: ingest.stats.received >= len(items), 120)
+        ingest.stop()
+        publisher.stop()
+        assert store.count() == 600 and ingest.stats.duplicates == 50
+        assert np.array_equal(store.seqs("P2"), np.arange(300))
+        assert [d.reason for d in store.deadletters()] == ["unknown_format"]
+    finally:
+        store.drop()
+        store.close()

@@ -23,7 +23,8 @@ def test_outlets_publish_basyx_events_and_ditto_messages(mqtt_broker):
     sub.subscribe([("aas-repository/#", 1), ("packtwin/v1/ditto/#", 1)])
     ready.get(timeout=5)
     repo = Repository()
-    outlets = start_outlets(repo, mqtt_url=mqtt_broker.url, ditto_namespace="org.example.packtwin")
+    outlets = start_outlets(repo, mqtt_url=mqtt_broker.url, ditto_namespace="org.example.packtwin",
+                            ditto_inbound=True)
     try:
         shell = model.AssetAdministrationShell(
             model.AssetInformation(model.AssetKind.INSTANCE, global_asset_id="https://example.org/packtwin/asset/pack/X1"),
@@ -40,4 +41,9 @@ def test_outlets_publish_basyx_events_and_ditto_messages(mqtt_broker):
         outlets.stop()
         sub.disconnect()
         sub.loop_stop()
+    assert outlets.stoppables == [] and outlets.clients == []
+
+
+def test_no_outlets_without_configuration():
+    outlets = start_outlets(Repository(), mqtt_url=None, mirror_url=None)
     assert outlets.stoppables == [] and outlets.clients == []

@@ -1,4 +1,5 @@
-"""Incremental sync: after 1,000 random writes through the repository the graph equals a fresh full conversion."""
+"""Incremental sync: after random writes through the repository the graph equals a fresh full conversion
+(the 1,000 writes through the live API are in test_sync_api.py)."""
 
 from __future__ import annotations
 
@@ -88,18 +89,18 @@ def random_writes(repo: Repository, n: int, rng: random.Random) -> dict[str, int
     return kinds
 
 
-def test_synced_graph_equals_a_fresh_conversion_after_1000_random_writes():
+def test_synced_graph_equals_a_fresh_conversion_after_random_repository_writes():
     repo = Repository()
     repo.add_many(build_test_fleet(packs=2, modules=2, cells=2, seed=3, with_concept_descriptions=False))
     store = GraphStore()
     sync = RdfSync(repo, store).start()
     try:
         before = store.all_quads()
-        kinds = random_writes(repo, 1000, random.Random(11))
+        kinds = random_writes(repo, 300, random.Random(11))
     finally:
         sync.stop()
     assert all(kinds.values()), kinds  # every kind of write happened
-    assert sync.events >= 1000
+    assert sync.events >= 300
     fresh = GraphStore()
     convert_all(list(repo), fresh)
     synced_quads, fresh_quads = store.all_quads(), fresh.all_quads()

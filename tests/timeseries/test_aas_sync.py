@@ -49,7 +49,7 @@ def test_latest_values_and_linked_segment(repo, tmp_path):
         (Target.SUBMODEL_ELEMENT, mapping["PT-P000001"], "Segments")]
     seg = _segments(repo, mapping["PT-P000001"])
     linked = seg["LinkedSegment"]
-    assert linked["RecordCount"] == 25 and linked["State"] == "in progress"
+    assert linked["RecordCount"] == 25 and linked["State"] == "in progress" and linked["SamplingRate"] == 10
     assert linked["StartTime"] == "2027-01-15T08:00:00.000Z"
     assert linked["EndTime"] == "2027-01-15T08:00:02.400Z"
     assert linked["Endpoint"] and linked["Query"] == "pack_id=PT-P000001"

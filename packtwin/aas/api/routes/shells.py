@@ -17,7 +17,7 @@ from packtwin.aas.api.b64 import decode_id
 from packtwin.aas.api.codec import decode_model
 from packtwin.aas.api.errors import ApiError, not_found
 from packtwin.aas.api.routes import submodels
-from packtwin.aas.api.routes.common import body_bytes, no_content, ok, paged
+from packtwin.aas.api.routes.common import body_bytes, locked, no_content, ok, paged
 from packtwin.aas.api.state import ApiState, reader, writer
 from packtwin.aas.api.views import submodel_refs
 from packtwin.aas.interchange import file_bytes
@@ -88,10 +88,13 @@ async def post_shell(request: Request) -> Response:
     raw = await body_bytes(request)
     state = writer(request)
     shell = decode_model(raw, model.AssetAdministrationShell)
-    try:
-        state.repo.add(shell)
-    except KeyError:
-        raise ApiError(409, f"an identifiable with id {shell.id!r} already exists") from None
+
+    def write() -> None:
+        try:
+            state.repo.add(shell)
+        except KeyError:
+            raise ApiError(409, f"an identifiable with id {shell.id!r} already exists") from None
+    await locked(state, write)
     return ok(shell, 201)
 
 
@@ -117,12 +120,12 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         new = decode_model(raw, model.AssetAdministrationShell)
         if new.id != shell.id:
             raise ApiError(400, f"body id {new.id!r} differs from the addressed shell {shell.id!r}")
-        state.repo.replace(new)
+        await locked(state, lambda: state.repo.replace(new))
         return no_content()
 
     async def delete_shell(request: Request) -> Response:
         state, shell = target(request)
-        state.repo.delete(shell.id)
+        await locked(state, lambda: state.repo.delete(shell.id))
         return no_content()
 
     async def get_reference(request: Request) -> Response:
@@ -135,9 +138,11 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         raw = await body_bytes(request)
         state, shell = target(request)
         info = decode_model(raw, model.AssetInformation)
-        with state.repo.lock:
+
+        def write() -> None:
             shell.asset_information = info
             state.repo.commit(shell)
+        await locked(state, write)
         return no_content()
 
     async def get_thumbnail(request: Request) -> Response:
@@ -159,23 +164,27 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         ref = decode_model(raw, model.Reference)
         if not isinstance(ref, model.ModelReference) or not ref.key or ref.key[0].type != model.KeyTypes.SUBMODEL:
             raise ApiError(400, "a submodel reference is a ModelReference whose first key is a Submodel")
-        with state.repo.lock:
+
+        def write() -> None:
             if any(r.key[0].value == ref.key[0].value for r in shell.submodel if r.key):
                 raise ApiError(409, f"shell already references submodel {ref.key[0].value!r}")
             shell.submodel.add(ref)
             state.repo.commit(shell)
+        await locked(state, write)
         return ok(ref, 201)
 
     async def delete_submodel_ref(request: Request) -> Response:
         state, shell = target(request)
         sm_id = decode_id(request.path_params["submodelIdentifier"], "submodelIdentifier")
-        with state.repo.lock:
+
+        def write() -> None:
             refs = [r for r in shell.submodel if r.key and r.key[0].value == sm_id]
             if not refs:
                 raise not_found(f"submodel reference {sm_id!r} in shell {shell.id!r}")
             for r in refs:
                 shell.submodel.discard(r)
             state.repo.commit(shell)
+        await locked(state, write)
         return no_content()
 
     base = prefix or "/"
@@ -194,6 +203,7 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         routes.append(Route(prefix + "/", get_shell, methods=["GET"]))
     if deletable:
         routes.append(Route(base, delete_shell, methods=["DELETE"]))
+
     def drop_reference(request: Request, state: ApiState, sm_id: str) -> None:
         shell = state.repo.get_shell(locate(request, state))
         with state.repo.lock:

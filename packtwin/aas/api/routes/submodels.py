@@ -287,7 +287,7 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False,
         def write() -> None:
             element = paths.resolve(sm, path)
             _container(element.parent).remove(element)
-            state.repo.commit(sm, path, Operation.DELETED, None)
+            state.repo.commit(sm, path, Operation.DELETED, element)
         await locked(state, write)
         return no_content()
 
