@@ -42,7 +42,7 @@ class RunningDemo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
     data = tmp_path_factory.mktemp("demo-data")
     dead = f"mqtt://127.0.0.1:{free_port()}"
-    proc = DemoProcess("--packs", "3", "--duration", "240", "--port", "0", "--mqtt", dead, "--data", str(data))
+    proc = DemoProcess("--packs", "3", "--duration", "900", "--port", "0", "--mqtt", dead, "--data", str(data))
     try:
         url = proc.wait_for(r"dashboard\s+(http://127\.0\.0\.1:\d+)/", 120).group(1)
         keys_line = proc.wait_for(r"demo accounts\s+(.*)", 5).group(1)
