@@ -189,3 +189,15 @@ def test_aasx_download_of_a_pack(page, demo: RunningDemo) -> None:
     with open(download.path(), "rb") as fh:
         data = fh.read()
     assert data[:2] == b"PK" and len(data) > 1000 and re.search(rb"aasx", data)
+
+
+def test_a_public_visitor_sees_no_live_cell_data(page, demo: RunningDemo) -> None:
+    _sign_in(page, demo, "anonymous")
+    page.wait_for_selector('[data-testid="needs-signin"]')
+    assert page.locator('[data-testid="pack-row"]').count() == 0
+    assert page.locator('[data-testid="live-status"]').inner_text() == "status polling"  # no event stream
+    status = page.evaluate("fetch('/dashboard/api/overview').then(r => r.status)")
+    assert status == 401
+    page.goto(demo.url + f"/#/cell/{PACK}-M01-C001")
+    page.wait_for_selector('[data-testid="needs-signin"]')
+    assert page.locator('[data-testid="chart-voltage"]').count() == 0
