@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "packtwin.demo.cli",
     "packtwin.ontology.cli",
     "packtwin.sim.cli",
+    "packtwin.worker",
 ]
 
 

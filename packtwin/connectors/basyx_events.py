@@ -12,7 +12,7 @@ Identifiers are base64url-encoded without padding, as BaSyx's ``Base64URLEncoder
 Access groups: each configured group gets its own topic tree under its own repoId (``{repoId}`` for public,
 ``{repoId}.legitimateInterest``, ``{repoId}.authorities``), so a broker ACL on the topic prefix decides who may
 subscribe. A tree carries only what its group may see: events on elements above the group are not published there
-and payloads are pruned to the group. By default only the public tree is published. See docs/mqtt-events.md.
+and payloads are pruned to the group. By default only the public tree is published. See docs/mqtt.md.
 """
 
 from __future__ import annotations
