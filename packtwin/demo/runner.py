@@ -114,7 +114,7 @@ class Demo:
         from packtwin.demo.estimates import EstimatorStage
         from packtwin.demo.fleetdata import load_fleet
         from packtwin.demo.live import LiveFleet
-        from packtwin.demo.rdf import BackgroundRdf
+        from packtwin.ontology.background import BackgroundRdf
         from packtwin.ontology.endpoint import sparql_routes
         from packtwin.settings import load_settings
         from packtwin.sim.model import PackDesign

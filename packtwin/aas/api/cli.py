@@ -53,7 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
     rdf = None
     if not args.no_sparql:
         from packtwin.aas.api.auth import resolve_role
-        from packtwin.demo.rdf import BackgroundRdf
+        from packtwin.ontology.background import BackgroundRdf
         from packtwin.ontology.endpoint import sparql_routes
 
         # The graph fills in the background and follows every write through the repository's change events.

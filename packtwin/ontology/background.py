@@ -1,4 +1,4 @@
-"""RDF for the demo without a long start: the graph fills in the background while everything else runs.
+"""RDF without a long start: the graph fills in the background while everything else runs (demo, serve).
 
 :class:`packtwin.ontology.sync.RdfSync` converts the whole repository at start, which for a fleet of thousands of
 identifiables takes minutes. Here the repository's change events are queued (coalesced per identifiable, latest
@@ -56,7 +56,7 @@ class BackgroundRdf:
             self._todo = sorted(self.repo.store.ids() if hasattr(self.repo.store, "ids")
                                 else [o.id for o in self.repo], key=_order, reverse=True)
         self.total = len(self._todo)
-        self._thread = threading.Thread(target=self._run, name="packtwin-demo-rdf", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="packtwin-rdf-load", daemon=True)
         self._thread.start()
         return self
 
