@@ -1,7 +1,7 @@
 """A running ``packtwin demo`` and a headless Chromium driven by Playwright (the system browser, never a download).
 
 The browser is Debian's ``chromium`` (``PACKTWIN_CHROMIUM`` overrides the path); tests skip with the reason when it
-or Playwright is missing. Screenshots go to ``artifacts/screenshots/`` at the repository root.
+or Playwright is missing, and fail with it when ``PACKTWIN_REQUIRE_BROWSER=1`` (as in CI). Screenshots go to ``artifacts/screenshots/`` at the repository root.
 """
 
 from __future__ import annotations
