@@ -111,6 +111,8 @@ class SocEKF:
         self._qb = self._bias_walk * dt
         self._qq = self._cap_walk * dt
         self._alpha = (dt / 3600.0) * self.q
+        # A known, fixed offset (set from outside, e.g. learnt at rests) is subtracted on the fast path too.
+        self._has_offset = bool(np.any(np.asarray(self.b) != 0.0))
         self._dt = dt
 
     def step(self, current_a, voltage_v, dt: float, valid=None):
@@ -169,7 +171,7 @@ class SocEKF:
     def _step_soc_only(self, current_a, voltage_v: np.ndarray, valid) -> np.ndarray:
         """The same filter when the bias and capacity states are switched off: the covariance is one array, and
         every operation works in place on preallocated buffers (this is the fleet-rate path)."""
-        i = current_a
+        i = current_a - self.b if self._has_offset else current_a
         s, p00, g_buf, tmp = self.s, self.p00, self._g, self._tmp
         p00 += self._qs
         np.multiply(self._alpha, i, out=tmp)

@@ -98,3 +98,63 @@ def health(soc: np.ndarray, capacity_ah: np.ndarray, rated_capacity_ah: np.ndarr
         limiting_cell_discharge=lim_d,
         limiting_cell_charge=lim_c,
     )
+
+
+class CapacityTracker:
+    """Per-cell capacity learnt online from SoC anchors: at the end of a long rest each cell's voltage is its OCV,
+    so two rests far enough apart in SoC give capacity = charge counted between them / SoC difference. The sensor
+    offset is learnt from the same rests (a parked pack draws ~0 A) and removed from the count."""
+
+    def __init__(self, n_cells: int, nominal_capacity_ah: float, rest_s: float = 1800.0, rest_c: float = 0.02,
+                 min_span: float = 0.15, smoothing: float = 0.5, max_anchors: int = 12) -> None:
+        self.capacity_ah = np.full(n_cells, float(nominal_capacity_ah))
+        self.updates = np.zeros(n_cells, dtype=np.int64)
+        self.offset_a = 0.0
+        self._one_c = float(nominal_capacity_ah)
+        self._rest_s, self._rest_c, self._min_span = rest_s, rest_c, min_span
+        self._smoothing, self._max = smoothing, max_anchors
+        self._ah = 0.0
+        self._quiet_s = 0.0
+        self._quiet_i = 0.0
+        self._pending: tuple[float, np.ndarray] | None = None
+        self.anchors: list[tuple[float, np.ndarray]] = []
+
+    def update(self, dt: float, current_a: float, soc_ocv: np.ndarray) -> bool:
+        """``soc_ocv``: each cell's SoC from its voltage as OCV (meaningful at rest). True when capacities moved."""
+        self._ah += (current_a - self.offset_a) * dt / 3600.0
+        if abs(current_a) < self._rest_c * self._one_c:
+            self._quiet_s += dt
+            self._quiet_i += current_a * dt
+            if self._quiet_s >= self._rest_s:
+                self._pending = (self._ah, soc_ocv.copy())
+            return False
+        moved = False
+        if self._pending is not None:
+            # The rest is over: its last relaxed voltages are the anchor; its mean current is the sensor offset.
+            self.offset_a = self._quiet_i / self._quiet_s
+            moved = self._commit(*self._pending)
+            self._pending = None
+        self._quiet_s = self._quiet_i = 0.0
+        return moved
+
+    def _commit(self, ah: float, soc: np.ndarray) -> bool:
+        moved = False
+        if self.anchors:
+            socs = np.stack([a[1] for a in self.anchors])           # (anchors, cells)
+            spans = soc[None, :] - socs
+            best = np.argmax(np.abs(spans), axis=0)
+            cols = np.arange(len(soc))
+            span = spans[best, cols]
+            dah = np.array([self.anchors[j][0] for j in best]) - ah  # discharge counts positive
+            ok = np.abs(span) >= self._min_span
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cap = dah / span
+            ok &= np.isfinite(cap) & (cap > 0.3 * self._one_c) & (cap < 1.5 * self._one_c)
+            if ok.any():
+                w = np.where(self.updates == 0, 1.0, self._smoothing)
+                self.capacity_ah = np.where(ok, self.capacity_ah + w * (cap - self.capacity_ah), self.capacity_ah)
+                self.updates += ok
+                moved = True
+        self.anchors.append((ah, soc))
+        self.anchors = self.anchors[-self._max:]
+        return moved

@@ -24,7 +24,7 @@ from packtwin.analytics.faults import Alert, FaultConfig, FaultDetector
 from packtwin.analytics.identification import RLSIdentifier
 from packtwin.analytics.passport import EstimateRecord, passport_values
 from packtwin.analytics.soc import FilterTuning, SocEKF
-from packtwin.analytics.soh import Throughput, health
+from packtwin.analytics.soh import CapacityTracker, Throughput, health
 from packtwin.analytics.sop import state_of_power
 from packtwin.connectors.frame import Frame
 
@@ -44,7 +44,9 @@ class WorkerConfig:
     rls_period_s: float = 1.0          # identification runs on averages over this period
     fault_period_s: float = 10.0       # fault checks run on averages over this period
     params_period_s: float = 10.0
-    tuning: FilterTuning = field(default_factory=FilterTuning)
+    # A live pack runs for days: coulomb-counting errors grow without bound, so the SoC keeps a random walk that
+    # lets the voltage pull it back (~0.1 % per hour). A single offline record of hours needs far less.
+    tuning: FilterTuning = field(default_factory=lambda: FilterTuning(soc_walk=2e-5))
     faults: FaultConfig = field(default_factory=FaultConfig)
     nominal_voltage_v: float | None = None
 
@@ -64,6 +66,7 @@ class PackState:
         self.rls = RLSIdentifier(self.prior, np.full(n_cells, spec.capacity_ah))
         self.faults = FaultDetector(n_cells, spec.capacity_ah, cfg.faults)
         self.throughput = Throughput(n_cells)
+        self.capacity = CapacityTracker(n_cells, spec.capacity_ah)
         self.r0_bol: np.ndarray | None = None
         self.last_t = frame.t
         self.last_seq = frame.seq
@@ -225,6 +228,12 @@ class AnalyticsWorker:
         v_mean = np.where(ok, v_mean, fill)
         # The SoC each cell's own voltage implies: what the short detector compares across the pack.
         soc_v = self.ocv.soc_from_ocv(v_mean + ekf.r0 * i_mean + ekf.v1 + ekf.v2)
+        if st.capacity.update(st.f_t, i_mean, soc_v):
+            # Count charge against the capacity each cell has shown (an aged cell keeps its old nameplate), and
+            # without the current-sensor offset the rests revealed.
+            ekf.q = 1.0 / st.capacity.capacity_ah
+            ekf.b = np.full(st.n, st.capacity.offset_a)
+            ekf._dt = -1.0
         alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v)
         st.f_t = st.f_i = 0.0
         st.f_v[:] = 0.0
@@ -259,7 +268,7 @@ class AnalyticsWorker:
                                self.spec.voltage_max_v, st.temp, 10.0, nominal_capacity_ah=ekf.nominal_capacity_ah)
         sop30 = state_of_power(ekf.s, ekf.v1, ekf.v2, params, self.ocv, self.spec.voltage_min_v,
                                self.spec.voltage_max_v, st.temp, 30.0, nominal_capacity_ah=ekf.nominal_capacity_ah)
-        h = health(ekf.s, ekf.capacity_ah, self.spec.capacity_ah, params.r0, r_bol)
+        h = health(ekf.s, st.capacity.capacity_ah, self.spec.capacity_ah, params.r0, r_bol)
         tp = st.throughput
         rated = self.spec.capacity_ah
         rec = EstimateRecord(
@@ -273,7 +282,8 @@ class AnalyticsWorker:
             power_capability_w=sop10.pack_discharge_power_w)
         return {
             "pack_id": pack_id, "t": st.last_t, "soc": h.pack_soc, "soc_cells": ekf.s.tolist(),
-            "soc_std_cells": ekf.soc_std.tolist(), "capacity_ah_cells": ekf.capacity_ah.tolist(),
+            "soc_std_cells": ekf.soc_std.tolist(), "capacity_ah_cells": st.capacity.capacity_ah.tolist(),
+            "capacity_updates": int(st.capacity.updates.min()), "current_offset_a": st.capacity.offset_a,
             "pack_capacity_ah": h.pack_capacity_ah, "soh_capacity_pct": h.pack_soh_capacity_pct,
             "resistance_ohm_cells": params.r0.tolist(), "pack_resistance_ohm": h.pack_resistance_ohm,
             "resistance_increase_pct": h.pack_resistance_increase_pct,

@@ -76,3 +76,18 @@ def test_alerts_leave_at_once(data_dir):
     assert alerts and alerts[0][0] == "PT-P000009"
     assert alerts[0][1].kind in {"over_temperature", "temperature_spread", "thermal_runaway_precursor"}
     assert k <= 120 + int(WorkerConfig().fault_period_s) + 1
+
+
+def test_capacity_and_offset_are_learnt_from_rests_and_soc_holds_for_days(data_dir):
+    spec = CellSpec.from_json(data_dir / "telemetry" / "dfn_cell.json")
+    current = drive_profile(data_dir / "drive_cycles" / "UDDS.csv", spec.capacity_ah, 10.0, 2.0)
+    rec = pack_record(spec, 8, current, 10.0, seed=3, capacity_spread=0.05)
+    est = []
+    w = AnalyticsWorker(spec, WorkerConfig(estimate_period_s=3600.0), on_estimate=lambda p, r: est.append(r))
+    for f in rec.frames("PT-P000003"):
+        w.update(f)
+    last = est[-1]
+    assert last["capacity_updates"] >= 1
+    assert np.max(np.abs(np.array(last["capacity_ah_cells"]) / rec.params.capacity_ah - 1)) < 0.03
+    assert abs(last["current_offset_a"] - 0.01 * spec.capacity_ah) < 0.01  # the simulated sensor offset
+    assert np.mean(np.abs(np.array(last["soc_cells"]) - rec.true_soc[-1])) < 0.01
