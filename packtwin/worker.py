@@ -38,11 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from packtwin.settings import load_settings
-    from packtwin.timeseries import open_store
+    from packtwin.timeseries import open_store, store_location
 
     settings = load_settings()
     url = args.mqtt or settings.mqtt_url
-    store_url = args.store or settings.timeseries_url or str(settings.data_path / "timeseries.sqlite")
+    store_url = store_location(settings, args.store)
     store = open_store(store_url)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

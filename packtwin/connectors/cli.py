@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from packtwin.connectors.ingest import Ingest
     from packtwin.connectors.mqtt import MqttOptions
     from packtwin.settings import load_settings
-    from packtwin.timeseries import open_store
+    from packtwin.timeseries import open_store, store_location
 
     settings = load_settings()
     url = args.mqtt or settings.mqtt_url
-    store_url = args.store or settings.timeseries_url or str(settings.data_path / "timeseries.sqlite")
+    store_url = store_location(settings, args.store)
     store = open_store(store_url)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -115,7 +115,7 @@ def filter_copy(submodel: model.Submodel, role: Role) -> model.Submodel:
 
 
 def _prune(node: model.Referable, clearance: AccessGroup, inherited: AccessGroup) -> None:
-    children = _children(node)
+    children = children_of(node)
     if children is None:
         return
     for child in list(children):
@@ -127,7 +127,8 @@ def _prune(node: model.Referable, clearance: AccessGroup, inherited: AccessGroup
             _prune(child, clearance, effective)
 
 
-def _children(node: model.Referable) -> model.NamespaceSet | model.OrderedNamespaceSet | None:
+def children_of(node: model.Referable) -> model.NamespaceSet | model.OrderedNamespaceSet | None:
+    """The set that holds a submodel's or element's child elements (None for leaf elements)."""
     if isinstance(node, model.Submodel):
         return node.submodel_element
     if isinstance(node, model.SubmodelElementCollection | model.SubmodelElementList):

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from packtwin.settings import Settings
 from packtwin.timeseries.base import DeadLetter, FrameSeries, Gap, Row, TimeSeriesStore, downsample
 
 __all__ = ["DeadLetter", "FrameSeries", "Gap", "Row", "TimeSeriesStore", "downsample", "open_store"]
+
+
+def store_location(settings: Settings, override: str | None = None) -> str:
+    """Where the commands' time series live: ``override``, else settings ``timeseries_url``, else
+    ``<data_dir>/timeseries.sqlite``."""
+    return override or settings.timeseries_url or str(settings.data_path / "timeseries.sqlite")
 
 
 def open_store(url: str | Path) -> TimeSeriesStore:

@@ -25,7 +25,7 @@ from packtwin.aas.api.state import ApiState, reader, writer
 from packtwin.aas.api.views import metadata, parse_extent, parse_level, shape
 from packtwin.aas.events import Operation
 from packtwin.aas.interchange import file_bytes
-from packtwin.submodels.access import Role
+from packtwin.submodels.access import Role, children_of
 
 # (request, state, role) -> submodel id; raises 404 when the submodel is not reachable this way.
 Locator = Callable[[Request, ApiState, Role], str]
@@ -357,15 +357,7 @@ def _decode_element(raw: bytes) -> model.SubmodelElement:
 
 
 def _container(node: Any) -> Any:
-    if isinstance(node, model.Submodel):
-        return node.submodel_element
-    if isinstance(node, model.SubmodelElementCollection | model.SubmodelElementList):
-        return node.value
-    if isinstance(node, model.Entity):
-        return node.statement
-    if isinstance(node, model.AnnotatedRelationshipElement):
-        return node.annotation
-    return None
+    return children_of(node)
 
 
 def _add_child(parent: Any, container: Any, element: model.SubmodelElement) -> None:
