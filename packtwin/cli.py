@@ -19,8 +19,11 @@ COMMAND_MODULES = [
     "packtwin.analytics.cli",
     "packtwin.connectors.cli",
     "packtwin.connectors.ditto.cli",
+    "packtwin.connectors.remote.cli",
+    "packtwin.demo.cli",
     "packtwin.ontology.cli",
     "packtwin.sim.cli",
+    "packtwin.worker",
 ]
 
 

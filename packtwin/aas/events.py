@@ -36,7 +36,7 @@ class ChangeEvent:
     identifiable_id: str
     # idShortPath of the element inside the submodel, for SUBMODEL_ELEMENT events.
     id_short_path: str | None = None
-    # The identifiable (or element) after the change; None for deletions.
+    # The identifiable (or element) after the change; for deletions, what was deleted where known.
     obj: object | None = field(default=None, compare=False)
 
 

@@ -144,7 +144,8 @@ class Repository:
         with self.lock:
             obj = self.store.get_item(identifier)
             self.store.discard(obj)
-        self.bus.publish(ChangeEvent(Operation.DELETED, target_of(obj), identifier))
+        # The deleted object travels with the event: BaSyx-style events carry it as their payload.
+        self.bus.publish(ChangeEvent(Operation.DELETED, target_of(obj), identifier, obj=obj))
         return obj
 
     # -- lookups -------------------------------------------------------------------------------------------------------

@@ -109,11 +109,38 @@ class OCVCurve:
         slope = self.slope[k]
         return self._base[k] + slope * soc, slope
 
+    def scalar(self) -> ScalarOCV:
+        return ScalarOCV(self)
+
     def ocv(self, soc: np.ndarray | float) -> np.ndarray:
         return np.interp(soc, self._src_soc, self._src_v)
 
     def soc_from_ocv(self, voltage_v: np.ndarray | float) -> np.ndarray:
         return np.interp(voltage_v, self._src_v, self._src_soc)
+
+
+class ScalarOCV:
+    """The same lookup for one Python float (no array round trip): the one-cell offline path."""
+
+    def __init__(self, curve: OCVCurve) -> None:
+        self._curve = curve
+        self._base = curve._base.tolist()
+        self._slope = curve.slope.tolist()
+        self._lo = curve.soc_lo
+        self._inv = curve.inv_step
+        self._last = curve._last
+
+    def ocv_and_slope(self, soc: float) -> tuple[float, float]:
+        k = int((soc - self._lo) * self._inv)
+        k = 0 if k < 0 else (self._last if k > self._last else k)
+        g = self._slope[k]
+        return self._base[k] + g * soc, g
+
+    def ocv(self, soc: float) -> float:
+        return self.ocv_and_slope(soc)[0]
+
+    def soc_from_ocv(self, voltage_v: float) -> float:
+        return float(self._curve.soc_from_ocv(voltage_v))
 
 
 @dataclass

@@ -19,6 +19,14 @@ TELEMETRY_COLUMNS = ("time_s", "current_a", "voltage_v", "temperature_c")
 MAX_GAP_S = 60.0
 # Voltages outside the cell's limits by more than this margin are sensor faults, not cell states.
 VOLTAGE_MARGIN_V = 0.5
+# Rest detection for the current-sensor offset: at least this long below this fraction of 1C.
+REST_MIN_S = 600.0
+REST_MAX_C = 0.02
+# SoC anchors: a rest at least this long has relaxed to its OCV; two anchors must span this much SoC.
+ANCHOR_REST_S = 1800.0
+ANCHOR_MIN_SOC_SPAN = 0.3
+# SoC standard deviation held until the identification has seen enough excitation.
+SOC_WARMUP_STD = 0.05
 
 
 @dataclass
@@ -70,6 +78,8 @@ class SocRun:
     soh_capacity_pct: float
     current_bias_a: float
     soc_std: float
+    params: ECMParams | None = None
+    capacity_source: dict = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
     def summary(self, nominal_capacity_ah: float) -> dict[str, object]:
@@ -83,6 +93,7 @@ class SocRun:
             "final_soc": round(float(self.soc[-1]), 6),
             "final_soc_std": round(self.soc_std, 6),
             "bad_samples": self.counts,
+            "capacity_source": self.capacity_source,
         }
 
 
@@ -92,11 +103,46 @@ def initial_soc(ocv: OCVCurve, voltage_v: float, current_a: float, r0: float) ->
 
 
 def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = None,
-                 rls_tuning: RLSTuning | None = None, params_period_s: float = 10.0) -> SocRun:
-    """Run the dual estimator over a single-cell record; one SoC per input row (bad rows hold the estimate)."""
+                 rls_tuning: RLSTuning | None = None, initial_params: ECMParams | None = None,
+                 passes: int = 2) -> SocRun:
+    """Run the dual estimator over a single-cell record; one SoC per input row (bad rows hold the estimate).
+
+    With ``passes=2`` (offline default) a first causal pass identifies the cell model and the second pass estimates
+    SoC from the same unknown initial state with those parameters -- what a twin does once it has seen the cell
+    before. ``passes=1`` is the cold start from the capacity-scaled prior.
+    """
+    ocv = OCVCurve.from_spec(spec)
+    offset = rest_offset(tm.current_a, tm.time_s, spec.capacity_ah)
+    anchored = anchored_capacity(tm, spec, ocv, offset)
+    # The filter counts charge against the capacity the record shows when it can (an aged cell keeps its old
+    # nameplate); otherwise against the nameplate.
+    cap = anchored[0] if anchored is not None else spec.capacity_ah
+    params = initial_params
+    run: SocRun | None = None
+    for _ in range(max(passes, 1)):
+        run = _pass(tm, spec, tuning, rls_tuning, params, capacity_ah=cap)
+        params = run.params
+        assert params is not None
+        params.capacity_ah = np.array([cap])
+    assert run is not None
+    if anchored is not None:
+        run.capacity_ah, run.capacity_source = anchored[0], {"method": "anchors", **anchored[1]}
+    else:
+        run.capacity_ah = spec.capacity_ah
+        run.capacity_source = {"method": "nameplate", "reason": "no two SoC anchors (long rests, voltage limits) "
+                               f"{ANCHOR_MIN_SOC_SPAN:.0%} apart in this record", "current_offset_a": offset}
+    run.soh_capacity_pct = 100.0 * run.capacity_ah / spec.capacity_ah
+    return run
+
+
+def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning: RLSTuning | None,
+          initial_params: ECMParams | None, rls_period_s: float = 1.0, params_period_s: float = 10.0,
+          capacity_ah: float | None = None) -> SocRun:
     n_rows = len(tm)
     ocv = OCVCurve.from_spec(spec)
-    prior = prior_params(spec.capacity_ah, 1)
+    prior = initial_params if initial_params is not None else prior_params(spec.capacity_ah, 1)
+    if capacity_ah is not None:
+        prior.capacity_ah = np.array([capacity_ah])
     counts = {"nan": 0, "voltage_out_of_range": 0, "time_backwards": 0, "gap": 0}
     v_lo = spec.voltage_min_v - VOLTAGE_MARGIN_V
     v_hi = spec.voltage_max_v + VOLTAGE_MARGIN_V
@@ -104,35 +150,38 @@ def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = No
     def good_voltage(v: float) -> bool:
         return math.isfinite(v) and v_lo <= v <= v_hi
 
+    time_s, current, voltage, temp_c = (x.tolist() for x in (tm.time_s, tm.current_a, tm.voltage_v,
+                                                             tm.temperature_c))
     # Start from the first row with a usable voltage and current.
     first = 0
-    while first < n_rows and not (good_voltage(tm.voltage_v[first]) and math.isfinite(tm.current_a[first])
-                                  and math.isfinite(tm.time_s[first])):
+    while first < n_rows and not (good_voltage(voltage[first]) and math.isfinite(current[first])
+                                  and math.isfinite(time_s[first])):
         first += 1
     if first == n_rows:
         raise ValueError("no usable row: every voltage/current/time is missing or out of range")
-    s0 = initial_soc(ocv, tm.voltage_v[first], tm.current_a[first], float(prior.r0[0]))
-    ekf = SocEKF(prior, ocv, np.array([s0]), tuning, nominal_capacity_ah=spec.capacity_ah)
-    rls = RLSIdentifier(prior, np.array([spec.capacity_ah]), rls_tuning)
-    out = np.empty(n_rows)
-    out[: first + 1] = s0
-    t_prev = tm.time_s[first]
-    i_prev = tm.current_a[first]
-    temp = tm.temperature_c[first] if math.isfinite(tm.temperature_c[first]) else 25.0
+    s0 = initial_soc(ocv, voltage[first], current[first], float(prior.r0[0]))
+    ekf = SocEKF(prior, ocv, np.array([s0]), tuning, nominal_capacity_ah=spec.capacity_ah).scalar()
+    rls = RLSIdentifier(prior, np.array([spec.capacity_ah]), rls_tuning, identified=initial_params is not None)
+    socs = [s0] * (first + 1)
+    t_prev = time_s[first]
+    i_prev = current[first]
+    temp = temp_c[first] if math.isfinite(temp_c[first]) else 25.0
+    scale = float(prior.resistance_factor(temp))
+    ekf.set_params(prior, scale)
     since_params = 0.0
-    v_arr = np.empty(1)
-    valid_true = np.array([True])
-    valid_false = np.array([False])
+    acc_t = acc_i = acc_y = 0.0
     for k in range(first + 1, n_rows):
-        t, i, v, tc = tm.time_s[k], tm.current_a[k], tm.voltage_v[k], tm.temperature_c[k]
+        t, i, v, tc = time_s[k], current[k], voltage[k], temp_c[k]
         if not math.isfinite(t) or t <= t_prev:
             counts["time_backwards" if math.isfinite(t) else "nan"] += 1
-            out[k] = ekf.s[0]
+            socs.append(ekf.s)
             continue
         dt = t - t_prev
         t_prev = t
-        if math.isfinite(tc):
+        if math.isfinite(tc) and tc != temp:
             temp = tc
+            scale = float(prior.resistance_factor(temp))
+            since_params = params_period_s  # refresh the temperature scaling now
         if not math.isfinite(i):
             counts["nan"] += 1
             i = i_prev
@@ -143,26 +192,124 @@ def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = No
         if dt > MAX_GAP_S:
             counts["gap"] += 1
             # Nothing is known about the load during the gap: predict as a rest, then resume.
-            ekf.step(ekf.b[0], v_arr, dt, valid_false)
-            out[k] = ekf.s[0]
+            ekf.step(ekf.b, 0.0, dt, 0.0)
+            socs.append(ekf.s)
+            acc_t = acc_i = acc_y = 0.0
             continue
-        scale = ekf.params.resistance_factor(temp)
         if since_params >= params_period_s:
-            ekf.set_params(rls.params(ekf.capacity_ah), scale)
+            ekf.set_params(rls.params(np.array([1.0 / ekf.q])), scale)
             since_params = 0.0
         since_params += dt
-        v_arr[0] = v if ok_v else 0.0
-        ekf.step(i, v_arr, dt, valid_true if ok_v else valid_false)
+        ekf.step(i, v if ok_v else 0.0, dt, 1.0 if ok_v else 0.0)
+        if not rls.warmed_up[0] and ekf.p00 < SOC_WARMUP_STD ** 2:
+            # Parameters not identified yet: do not let the SoC variance collapse on a wrong model.
+            ekf.p00 = SOC_WARMUP_STD ** 2
         if ok_v:
-            ocv_now = ocv.ocv(min(max(ekf.s[0], 0.0), 1.0))
-            rls.step(np.array([i - ekf.b[0]]), np.array([v - ocv_now]), dt, np.atleast_1d(scale))
-        out[k] = ekf.s[0]
-    params = rls.params(ekf.capacity_ah)
-    cap = float(ekf.capacity_ah[0])
+            # The identification sees averages over rls_period_s (cheaper, and averages the voltage noise).
+            sc = min(max(ekf.s, 0.0), 1.0)
+            acc_t += dt
+            acc_i += (i - ekf.b) * dt
+            acc_y += (v - ekf.ocv.ocv(sc)) * dt
+            if acc_t >= rls_period_s:
+                rls.step(np.array([acc_i / acc_t]), np.array([acc_y / acc_t]), acc_t, np.array([scale]))
+                acc_t = acc_i = acc_y = 0.0
+        socs.append(ekf.s)
+    cap = 1.0 / ekf.q
+    params = rls.params(np.array([cap]))
     scale_now = float(params.resistance_factor(temp))
-    return SocRun(soc=out, capacity_ah=cap, r0_ohm=float(params.r0[0] * scale_now), r0_ohm_at_25c=float(params.r0[0]),
-                  soh_capacity_pct=100.0 * cap / spec.capacity_ah, current_bias_a=float(ekf.b[0]),
-                  soc_std=float(ekf.soc_std[0]), counts=counts)
+    return SocRun(soc=np.asarray(socs, dtype=float), capacity_ah=cap, r0_ohm=float(params.r0[0] * scale_now),
+                  r0_ohm_at_25c=float(params.r0[0]), soh_capacity_pct=100.0 * cap / spec.capacity_ah,
+                  current_bias_a=float(ekf.b), soc_std=math.sqrt(max(ekf.p00, 0.0)), params=params, counts=counts)
+
+
+def rest_offset(current_a: np.ndarray, time_s: np.ndarray, one_c_a: float, min_rest_s: float = REST_MIN_S) -> float:
+    """Current-sensor offset from long rests: stretches of at least ``min_rest_s`` with the reading below 2 % of
+    1C and steady (a parked pack draws ~0 A; what the sensor reads then is its offset). 0 when there is none."""
+    quiet = np.isfinite(current_a) & (np.abs(current_a) < REST_MAX_C * one_c_a)
+    total = 0.0
+    weight = 0.0
+    start = None
+    for k in range(len(quiet) + 1):
+        if k < len(quiet) and quiet[k]:
+            if start is None:
+                start = k
+            continue
+        if start is not None:
+            seg = slice(start, k)
+            span = float(time_s[k - 1] - time_s[start])
+            if span >= min_rest_s:
+                x = current_a[seg]
+                half = len(x) // 2
+                # Steady: both halves agree (a tapering charge tail or a slow load does not).
+                if abs(np.mean(x[:half]) - np.mean(x[half:])) < 0.2 * REST_MAX_C * one_c_a:
+                    total += float(np.mean(x)) * span
+                    weight += span
+            start = None
+    return total / weight if weight > 0 else 0.0
+
+
+@dataclass
+class Anchor:
+    index: int
+    soc: float
+    kind: str  # "rest" (relaxed OCV) or "limit" (voltage limit reached under load)
+
+
+def soc_anchors(tm: Telemetry, spec: CellSpec, ocv: OCVCurve, min_rest_s: float = ANCHOR_REST_S) -> list[Anchor]:
+    """Points where the SoC is known without the filter: the end of a long rest (the voltage has relaxed to the
+    OCV) and the moment a discharge reaches the lower voltage limit (SoC 0 by the definition of capacity) or a charge
+    the upper one (SoC 1)."""
+    one_c = spec.capacity_ah
+    i, v, t = tm.current_a, tm.voltage_v, tm.time_s
+    quiet = np.isfinite(i) & (np.abs(i) < REST_MAX_C * one_c)
+    anchors: list[Anchor] = []
+    start = None
+    for k in range(len(quiet) + 1):
+        if k < len(quiet) and quiet[k]:
+            if start is None:
+                start = k
+            continue
+        if start is not None and t[k - 1] - t[start] >= min_rest_s:
+            end = k - 1
+            tail = v[max(start, end - 9): end + 1]
+            tail = tail[np.isfinite(tail)]
+            if tail.size:
+                anchors.append(Anchor(end, float(ocv.soc_from_ocv(float(np.mean(tail)))), "rest"))
+        start = None
+    margin = 0.005
+    low = np.nonzero(np.isfinite(v) & (v <= spec.voltage_min_v + margin) & (i > 0.05 * one_c))[0]
+    if low.size:
+        anchors.append(Anchor(int(low[0]), 0.0, "limit"))
+    high = np.nonzero(np.isfinite(v) & (v >= spec.voltage_max_v - margin) & (i < -0.05 * one_c))[0]
+    if high.size:
+        anchors.append(Anchor(int(high[0]), 1.0, "limit"))
+    return sorted(anchors, key=lambda a: a.index)
+
+
+def anchored_capacity(tm: Telemetry, spec: CellSpec, ocv: OCVCurve, offset_a: float) -> tuple[float, dict] | None:
+    """Capacity from the charge counted (offset removed) between the two SoC anchors farthest apart in SoC: the
+    widest window makes an error of the OCV table at an anchor count least. None when no pair spans enough SoC."""
+    anchors = soc_anchors(tm, spec, ocv)
+    if len(anchors) < 2:
+        return None
+    dt = np.diff(tm.time_s, prepend=tm.time_s[0])
+    dt = np.where(np.isfinite(dt) & (dt > 0) & (dt <= MAX_GAP_S), dt, 0.0)
+    i = np.where(np.isfinite(tm.current_a), tm.current_a - offset_a, 0.0)
+    ah = np.cumsum(i * dt) / 3600.0
+    best = None
+    for a in range(len(anchors)):
+        for b in range(a + 1, len(anchors)):
+            ds = anchors[a].soc - anchors[b].soc
+            if abs(ds) >= ANCHOR_MIN_SOC_SPAN and (best is None or abs(ds) > abs(best[2])):
+                best = (anchors[a], anchors[b], ds)
+    if best is None:
+        return None
+    a, b, ds = best
+    cap = (ah[b.index] - ah[a.index]) / ds
+    if not (cap > 0 and math.isfinite(cap)):
+        return None
+    return float(cap), {"from": {"row": a.index, "soc": a.soc, "kind": a.kind},
+                        "to": {"row": b.index, "soc": b.soc, "kind": b.kind}, "current_offset_a": offset_a}
 
 
 def params_summary(p: ECMParams) -> dict[str, float]:

@@ -20,7 +20,8 @@ from os import PathLike
 
 import numpy as np
 
-TAU_GRID = np.geomspace(1.0, 200.0, 40)
+TAU_GRID = np.geomspace(0.5, 200.0, 48)
+TAU_MAX_FRACTION = 5.0
 HAMPEL_HALF_WINDOW = 3
 HAMPEL_SIGMAS = 3.0
 # Readings below this fraction of the running median are not capacities (logger zeros, aborted cycles).
@@ -75,13 +76,20 @@ def clean(history: CapacityHistory) -> tuple[np.ndarray, np.ndarray, dict[str, i
     counts["invalid"] = int((~valid).sum())
     k, c = k[valid], c[valid]
     if len(c) >= 5:
-        med = _running_median(c, HAMPEL_HALF_WINDOW)
+        med = _neighbour_median(c, HAMPEL_HALF_WINDOW)
         dev = np.abs(c - med)
         mad = 1.4826 * np.median(dev) + 1e-9
         inlier = dev <= HAMPEL_SIGMAS * mad
         counts["outlier"] = int((~inlier).sum())
         k, c = k[inlier], c[inlier]
     return k, c, counts
+
+
+def _neighbour_median(x: np.ndarray, half: int) -> np.ndarray:
+    """Median of the neighbours within ``half`` on each side, the point itself excluded (so an outlier does not
+    vote for itself and the spread of normal points is not underestimated)."""
+    n = len(x)
+    return np.array([np.median(np.r_[x[max(0, i - half):i], x[i + 1:min(n, i + half + 1)]]) for i in range(n)])
 
 
 def _running_median(x: np.ndarray, half: int) -> np.ndarray:
@@ -120,7 +128,9 @@ class RulResult:
 
 
 def _design(k: np.ndarray, tau: float) -> np.ndarray:
-    return np.column_stack([np.ones_like(k), np.exp(-k / tau), -k])
+    """Columns 1, exp(-k/tau), -k; ``tau = 0`` is the model without a transient (a zero column)."""
+    transient = np.exp(-k / tau) if tau > 0 else np.zeros_like(k)
+    return np.column_stack([np.ones_like(k), transient, -k])
 
 
 def fit_and_predict(history: CapacityHistory, eol_capacity_ah: float, samples: int = 4000, seed: int = 0,
@@ -139,12 +149,23 @@ def fit_and_predict(history: CapacityHistory, eol_capacity_ah: float, samples: i
     # Weakly informative prior on (a, A, beta) in units of the median capacity; beta per cycle.
     span = max(float(k[-1] - k[0]), 1.0)
     m0 = np.array([1.0, 0.0, 0.0])
-    s0 = np.array([1.0, 0.5, 1.0 / span])
-    prec0 = np.diag(1.0 / s0 ** 2)
-    a0, b0 = 2.0, 2.0 * (0.01 ** 2)  # inverse-gamma prior on the noise variance: ~1 % of capacity
-    log_ev = np.empty(len(TAU_GRID))
+    s0 = np.array([1.0, 0.2, 1.0 / span])
+    noise0 = 0.01  # prior guess of the reading noise: ~1 % of capacity
+    # Normal-inverse-gamma prior: theta | sigma^2 ~ N(m0, sigma^2 V0), so V0 is the prior covariance in units of
+    # the noise variance.
+    prec0 = np.diag((noise0 / s0) ** 2)
+    a0, b0 = 2.0, 2.0 * noise0 ** 2
     posts = []
-    for j, tau in enumerate(TAU_GRID):
+    # The transient must die out within the record: a time constant as long as the record would pass a linear fade
+    # off as a transient and then extrapolate it as if it stopped.
+    # Model averaging: half the prior mass on a plain linear fade (tau = 0), half spread over the transients, so a
+    # transient has to earn its extra parameter (Occam's razor through the evidence).
+    tau_max = TAU_MAX_FRACTION * span
+    grid_t = TAU_GRID
+    taus = np.r_[0.0, grid_t[grid_t <= tau_max]]
+    log_prior = np.r_[math.log(0.5), np.full(len(taus) - 1, math.log(0.5 / max(len(taus) - 1, 1)))]
+    log_ev = np.empty(len(taus))
+    for j, tau in enumerate(taus):
         X = _design(k, tau)
         prec = prec0 + X.T @ X
         cov = np.linalg.inv(prec)
@@ -157,10 +178,11 @@ def fit_and_predict(history: CapacityHistory, eol_capacity_ah: float, samples: i
         log_ev[j] = (0.5 * (logdet0 - logdetn) + a0 * math.log(b0) - an * math.log(bn)
                      + math.lgamma(an) - math.lgamma(a0) - 0.5 * n * math.log(2 * math.pi))
         posts.append((mean, cov, an, bn))
-    w = np.exp(log_ev - log_ev.max())
+    log_post = log_ev + log_prior
+    w = np.exp(log_post - log_post.max())
     w /= w.sum()
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(TAU_GRID), size=samples, p=w)
+    picks = rng.choice(len(taus), size=samples, p=w)
     horizon = last + MAX_HORIZON_FACTOR * max(last, 10.0)
     grid = np.arange(math.floor(last) + 1, math.ceil(horizon) + 1, dtype=float)
     eols = np.full(samples, np.inf)
@@ -173,7 +195,7 @@ def fit_and_predict(history: CapacityHistory, eol_capacity_ah: float, samples: i
         z = rng.multivariate_normal(np.zeros(3), cov, size=len(idx)) * np.sqrt(var)[:, None]
         theta = mean + z
         theta[:, 2] = np.maximum(theta[:, 2], 0.0)  # capacity does not grow back in the long run
-        pred = _design(grid, TAU_GRID[j]) @ theta.T  # (len(grid), m)
+        pred = _design(grid, taus[j]) @ theta.T  # (len(grid), m)
         eols[idx] = _first_stay_below(grid, pred, thr)
     if reached is not None:
         eol, lo, hi = reached, reached, reached
@@ -183,8 +205,8 @@ def fit_and_predict(history: CapacityHistory, eol_capacity_ah: float, samples: i
         lo, hi = (float(x) for x in np.quantile(finite, [0.05, 0.95]))
     res = RulResult(eol_capacity_ah=eol_capacity_ah, eol_cycle=eol, eol_cycle_lower_90=lo, eol_cycle_upper_90=hi,
                     last_cycle=last, rul_cycles=max(eol - last, 0.0), capacity_now_ah=float(np.median(c[-5:])),
-                    already_reached=reached is not None, model="a + A*exp(-k/tau) - beta*k, Bayesian over tau",
-                    counts=counts, tau_posterior_mode=float(TAU_GRID[int(np.argmax(w))]))
+                    already_reached=reached is not None, model="a + A*exp(-k/tau) - beta*k, Bayesian model average over tau (0 = linear)",
+                    counts=counts, tau_posterior_mode=float(taus[int(np.argmax(w))]))
     if days_per_cycle:
         res.__dict__["days_per_cycle"] = days_per_cycle
     return res

@@ -12,7 +12,7 @@ Identifiers are base64url-encoded without padding, as BaSyx's ``Base64URLEncoder
 Access groups: each configured group gets its own topic tree under its own repoId (``{repoId}`` for public,
 ``{repoId}.legitimateInterest``, ``{repoId}.authorities``), so a broker ACL on the topic prefix decides who may
 subscribe. A tree carries only what its group may see: events on elements above the group are not published there
-and payloads are pruned to the group. By default only the public tree is published. See docs/mqtt-events.md.
+and payloads are pruned to the group. By default only the public tree is published. See docs/mqtt.md.
 """
 
 from __future__ import annotations
@@ -83,9 +83,8 @@ class BasyxEventPublisher:
     # -- lifecycle -----------------------------------------------------------------------------------------------------
     def start(self) -> BasyxEventPublisher:
         with self.repo.lock:
-            for obj in self.repo:
-                if isinstance(obj, model.AssetAdministrationShell | model.Submodel):
-                    self.access.index(obj.id, "", access_json.to_dict(obj))
+            for obj in [*self.repo.shells(), *self.repo.submodels()]:  # concept descriptions carry no marks
+                self.access.index(obj.id, "", access_json.to_dict(obj))
             self._unsubscribe = self.repo.bus.subscribe(self._on_event)
         return self
 
@@ -112,9 +111,11 @@ class BasyxEventPublisher:
         if event.operation is Operation.DELETED:
             group = self.access.group_at(event.identifiable_id, None)
             self.access.forget(event.identifiable_id)
-            # The bus does not carry the deleted object; BaSyx sends its full JSON, we send its identity.
-            model_type = "AssetAdministrationShell" if event.target is Target.SHELL else "Submodel"
-            body: dict[str, Any] = {"modelType": model_type, "id": event.identifiable_id}
+            if event.obj is not None:  # as BaSyx does: the deleted identifiable's JSON
+                body: dict[str, Any] = access_json.to_dict(event.obj)  # type: ignore[arg-type]
+            else:
+                model_type = "AssetAdministrationShell" if event.target is Target.SHELL else "Submodel"
+                body = {"modelType": model_type, "id": event.identifiable_id}
         else:
             body = access_json.to_dict(event.obj)  # type: ignore[arg-type]
             self.access.index(event.identifiable_id, "", body)
@@ -152,17 +153,12 @@ class BasyxEventPublisher:
         return out
 
 
-def connect(mqtt_url: str, client_id: str = "", mqtt5: bool = False) -> Any:
-    """A started paho client connected to ``mqtt://host:port`` (MQTT 3.1.1 as BaSyx uses, or 5)."""
-    from urllib.parse import urlparse
+def connect(mqtt_url: str, client_id: str = "") -> Any:
+    """A paho client for the event ways out, configured as all of packtwin's (TLS and credentials from the URL,
+    reconnect with backoff); it connects in the background and queues QoS 1 messages until it is connected."""
+    from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
 
-    import paho.mqtt.client as mqtt
-
-    url = urlparse(mqtt_url)
-    if url.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"unsupported MQTT URL {mqtt_url!r}: expected mqtt://host:port")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311)
-    client.connect(url.hostname or "127.0.0.1", url.port or 1883)
-    client.loop_start()
+    options = MqttOptions(url=mqtt_url)
+    client = make_client(options, client_id)
+    connect_async(client, options)
     return client

@@ -11,8 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
+import signal
 import socket
+import subprocess
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -73,6 +78,82 @@ def free_port(host: str = "127.0.0.1") -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def mosquitto_binary() -> str | None:
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for candidate in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _wait_port(host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"broker did not open {host}:{port} within {timeout} s")
+
+
+class MosquittoProcess:
+    """A Mosquitto process on a loopback port with :func:`mosquitto_conf` settings, its files in ``workdir``."""
+
+    kind = "mosquitto"
+
+    def __init__(self, workdir: Path, port: int | None = None, **overrides: str) -> None:
+        self.binary = mosquitto_binary()
+        if self.binary is None:
+            raise RuntimeError("mosquitto is not installed")
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.workdir / "mosquitto.conf"
+        self.log = self.workdir / "mosquitto.log"
+        if os.geteuid() == 0:
+            # Mosquitto started as root drops to the ``mosquitto`` user, which cannot write into tmp_path.
+            overrides.setdefault("user", "root")
+        self.conf.write_text(mosquitto_conf(self.port, self.workdir, log_file=self.log, **overrides))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def start(self) -> MosquittoProcess:
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        try:
+            _wait_port(self.host, self.port, 10.0)
+        except TimeoutError:
+            self.proc.kill()
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            raise RuntimeError(f"mosquitto failed to start: {err}") from None
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM lets Mosquitto write its persistence file (sessions and queued messages) before exiting."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def restart(self, down_s: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
 
 
 class EmbeddedBroker:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--client-id", default="packtwin-ingest", help="MQTT client id of the persistent session")
     p.add_argument("--shared-group", default=None, help="MQTT 5 shared-subscription group to join")
     p.add_argument("--pack", action="append", default=None, help="accept only these packs (repeatable)")
+    p.add_argument("--retention-days", type=float, default=None,
+                   help="delete frames older than this many days (checked every minute)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--stats-every", type=float, default=10.0, help="log statistics every N seconds")
     p.set_defaults(func=run)
@@ -45,13 +48,18 @@ def run(args: argparse.Namespace) -> int:
     ingest.start()
     logger.info("ingesting %s into %s", url, store_url)
     waited = 0.0
+    step = min(args.stats_every, 1.0)
     try:
-        while not stop.wait(min(args.stats_every, 1.0)):
-            waited += min(args.stats_every, 1.0)
+        while not stop.wait(step):
+            waited += step
             if args.duration is not None and waited >= args.duration:
                 break
-            if waited % args.stats_every < 1.0:
+            if waited % args.stats_every < step:
                 logger.info("ingest %s", ingest.stats.as_dict())
+            if args.retention_days is not None and waited % 60 < step:
+                dropped = store.delete_before(time.time() - args.retention_days * 86400)
+                if dropped:
+                    logger.info("retention: %d frames older than %g days deleted", dropped, args.retention_days)
     except KeyboardInterrupt:
         pass
     finally:

@@ -121,8 +121,13 @@ def _decode_binary(payload: bytes, pack_id: str) -> Frame:
         raise FrameError("truncated", f"{len(payload)} bytes, header announces {end_temps} for the arrays")
     volts = np.frombuffer(payload, dtype="<f4", count=n_cells, offset=HEADER.size)
     temps = np.frombuffer(payload, dtype="<f4", count=n_temps, offset=end_cells)
+    extra = _parse_extra(payload, end_temps, n_extra) if n_extra else {}
+    return Frame(pack_id, seq, t, current, volts, temps, extra)
+
+
+def _parse_extra(payload: bytes, pos: int, n_extra: int) -> dict[str, float]:
+    """The extra sensors from ``pos`` to the end of the payload (which they must fill exactly)."""
     extra: dict[str, float] = {}
-    pos = end_temps
     for _ in range(n_extra):
         if pos >= len(payload):
             raise FrameError("truncated", "extra sensors announced but missing")
@@ -138,7 +143,7 @@ def _decode_binary(payload: bytes, pack_id: str) -> Frame:
         pos = name_end + 4
     if pos != len(payload):
         raise FrameError("wrong_length", f"{len(payload) - pos} trailing bytes after the frame")
-    return Frame(pack_id, seq, t, current, volts, temps, extra)
+    return extra
 
 
 def _is_number(x: object) -> bool:
@@ -239,15 +244,27 @@ def decode_batch(pack_ids: list[str], payloads: list[bytes], expected_cells: Map
     errors: list[tuple[int, FrameError]] = []
     fast: dict[tuple[int, int], list[int]] = {}
     heads: dict[int, tuple] = {}
+    extras: dict[int, str] = {}
     size, unpack = HEADER.size, HEADER.unpack_from
     for i, payload in enumerate(payloads):
         n = len(payload)
         if payload[:2] == MAGIC and size <= n <= max_bytes:
             head = unpack(payload)
-            n_cells, n_temps = head[6], head[7]
+            n_cells, n_temps, n_extra = head[6], head[7], head[8]
+            end = size + 4 * (n_cells + n_temps)
             want = expected_cells.get(pack_ids[i]) if expected_cells else None
-            if (head[1] == VERSION and head[8] == 0 and 0 < n_cells <= MAX_CELLS and n_temps <= MAX_TEMPS
-                    and n == size + 4 * (n_cells + n_temps) and (want is None or want == n_cells)):
+            if (head[1] == VERSION and 0 < n_cells <= MAX_CELLS and n_temps <= MAX_TEMPS and n_extra <= MAX_EXTRA
+                    and (n == end if n_extra == 0 else n > end) and (want is None or want == n_cells)):
+                if n_extra:
+                    try:
+                        extra = _parse_extra(payload, end, n_extra)
+                    except FrameError as exc:
+                        errors.append((i, exc))
+                        continue
+                    if not all(math.isfinite(v) for v in extra.values()):
+                        _slow(i, pack_ids[i], payload, expected_cells, max_bytes, ok, errors)
+                        continue
+                    extras[i] = json.dumps(extra, separators=(",", ":"))
                 heads[i] = head
                 fast.setdefault((n_cells, n_temps), []).append(i)
                 continue
@@ -256,6 +273,7 @@ def decode_batch(pack_ids: list[str], payloads: list[bytes], expected_cells: Map
     t_lo, t_hi = TEMPERATURE_RANGE_C
     for (n_cells, n_temps), idx in fast.items():
         end = size + 4 * n_cells
+        end_temps = end + 4 * n_temps
         volt_bytes = [payloads[i][size:end] for i in idx]
         volts = np.frombuffer(b"".join(volt_bytes), dtype="<f4").reshape(len(idx), n_cells)
         good = (volts.min(axis=1) >= v_lo) & (volts.max(axis=1) <= v_hi)  # NaN fails both
@@ -263,7 +281,7 @@ def decode_batch(pack_ids: list[str], payloads: list[bytes], expected_cells: Map
         t = np.fromiter((heads[i][4] for i in idx), dtype=np.float64, count=len(idx))
         cur = np.fromiter((heads[i][5] for i in idx), dtype=np.float64, count=len(idx))
         good &= (t >= 0) & np.isfinite(t) & (np.abs(cur) <= CURRENT_LIMIT_A) & (seq <= np.uint64(SEQ_MAX))
-        temp_bytes = [payloads[i][end:] for i in idx] if n_temps else None
+        temp_bytes = [payloads[i][end:end_temps] for i in idx] if n_temps else None
         if n_temps:
             temps = np.frombuffer(b"".join(temp_bytes), dtype="<f4").reshape(len(idx), n_temps)  # type: ignore[arg-type]
             good &= (temps.min(axis=1) >= t_lo) & (temps.max(axis=1) <= t_hi)
@@ -271,7 +289,7 @@ def decode_batch(pack_ids: list[str], payloads: list[bytes], expected_cells: Map
             if good[k]:
                 h = heads[i]
                 ok.append((i, (pack_ids[i], h[3], h[4], h[5], volt_bytes[k], temp_bytes[k] if temp_bytes else b"",
-                               None)))
+                               extras.get(i))))
             else:
                 _slow(i, pack_ids[i], payloads[i], expected_cells, max_bytes, ok, errors)
     ok.sort(key=lambda item: item[0])

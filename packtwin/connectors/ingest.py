@@ -8,8 +8,8 @@ Threads and flow control:
 
 So a frame is acknowledged only once it is durable: if the process dies, the broker redelivers everything
 unacknowledged to the persistent session, and the store's key (pack_id, seq) drops what was already stored.
-Memory stays bounded: the broker sends at most its in-flight window of unacknowledged messages
-(``max_inflight_messages``), and a full queue blocks the network thread, which stops reading the socket.
+Memory stays bounded: a full queue blocks the network thread, which stops reading the socket; TCP then pushes back
+on the broker, which keeps the rest in the persistent session's queue.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import paho.mqtt.client as mqtt
 
 from packtwin.connectors import topics
 from packtwin.connectors.codec import MAX_PAYLOAD_BYTES, FrameError, decode_batch
+from packtwin.connectors.fastclient import FastClient
 from packtwin.connectors.frame import Frame
 from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
 from packtwin.timeseries.base import DeadLetter, Gap, TimeSeriesStore, row_to_frame
@@ -47,7 +48,7 @@ class IngestStats:
     gaps: int = 0  # forward jumps in a pack's seq
     missing: int = 0  # frames skipped by those jumps
     batches: int = 0
-    queue_peak: int = 0
+    queue_peak: int = 0  # most frames waiting in the ingest's queue (bounded by queue_size + 1)
     connects: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -108,14 +109,17 @@ class Ingest:
             self._known = dict.fromkeys(known_packs)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
-    def start(self, wait_connected: float | None = 10.0) -> Ingest:
+    def start(self, wait_connected: float | None = 30.0) -> Ingest:
         self._last_seq = self.store.last_seq_by_pack()
         self._stop.clear()
         client = make_client(self.options, self.client_id, clean_session=self.clean_session,
                              manual_ack=self.qos == 1)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        if isinstance(client, FastClient):
+            client.on_raw_publish = self._on_raw_publish
         self._client = client
         self._worker = threading.Thread(target=self._run, name="packtwin-ingest-worker", daemon=True)
         self._worker.start()
@@ -169,14 +173,23 @@ class Ingest:
             self._generation += 1
         self.stats.connects += 1
         client.subscribe(self.subscription, qos=self.qos)
-        self._connected.set()
         logger.info("ingest connected to %s (session present: %s)", self.options.url, flags.session_present)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes: list,
+                      properties: object) -> None:
+        if any(getattr(rc, "is_failure", False) for rc in reason_codes):
+            logger.error("subscription to %s refused: %s", self.subscription, reason_codes)
+            return
+        self._connected.set()  # connected and subscribed: from here on the broker keeps our frames
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason_code: object,
                        properties: object) -> None:
         self._connected.clear()
         if not self._stop.is_set() and self._client is not None:
             logger.warning("ingest disconnected from %s (%s); reconnecting", self.options.url, reason_code)
+
+    def _on_raw_publish(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
+        self._queue.put((topic.decode(errors="replace"), payload, mid, self._generation))
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         # Blocking put: when the worker falls behind, the network thread stops reading and the broker holds the rest.
@@ -194,6 +207,9 @@ class Ingest:
                     return
                 self._confirm_gaps()
                 continue
+            depth = q.qsize() + 1
+            if depth > self.stats.queue_peak:
+                self.stats.queue_peak = depth
             batch = [first]
             # Gather for up to batch_wait_s: one transaction and one round of acks per batch is what sets the rate.
             deadline = time.monotonic() + self.batch_wait_s
@@ -208,9 +224,6 @@ class Ingest:
                         batch.append(q.get(timeout=remaining))
                     except queue.Empty:
                         break
-            peak = len(batch) + q.qsize()
-            if peak > self.stats.queue_peak:
-                self.stats.queue_peak = peak
             try:
                 self._process(batch)
             except Exception:
@@ -275,8 +288,11 @@ class Ingest:
         if self.qos == 1 and client is not None:
             with self._ack_lock:
                 generation = self._generation
-                for _topic, _payload, mid, gen in batch:
-                    if gen == generation:
+                mids = [mid for _topic, _payload, mid, gen in batch if gen == generation]
+                if isinstance(client, FastClient):
+                    client.ack_many(mids)
+                else:
+                    for mid in mids:
                         client.ack(mid, 1)
 
     def _confirm_gaps(self, force: bool = False) -> None:

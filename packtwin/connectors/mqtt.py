@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 
 from packtwin.connectors.broker import parse_url
+from packtwin.connectors.fastclient import FastClient
+from packtwin.connectors.fastclient import supported as fastclient_supported
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,12 @@ class MqttOptions:
 
 
 def make_client(options: MqttOptions, client_id: str, *, clean_session: bool = True,
-                manual_ack: bool = False) -> mqtt.Client:
+                manual_ack: bool = False, fast: bool = True) -> mqtt.Client:
+    """A paho client; ``fast`` gives the :class:`~packtwin.connectors.fastclient.FastClient` subclass when this paho
+    version has the internals it needs."""
     _, _, tls = parse_url(options.url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+    cls = FastClient if fast and fastclient_supported() else mqtt.Client
+    client = cls(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
                          protocol=mqtt.MQTTv311, manual_ack=manual_ack)
     parts = urlsplit(options.url)
     username = options.username or (unquote(parts.username) if parts.username else None)
@@ -59,8 +64,8 @@ class Publisher:
 
     paho's own in-flight window rescans its whole outgoing queue on every PUBACK (quadratic under burst), so paho
     gets no window (``max_inflight_messages_set(0)``) and this class bounds the outstanding messages instead:
-    :meth:`publish` blocks while ``max_pending`` are unacknowledged. Unacknowledged messages survive a broker
-    restart inside paho and are sent again on reconnect.
+    :meth:`publish` and :meth:`publish_many` wait while ``max_pending`` are unacknowledged. Unacknowledged messages
+    survive a broker restart inside paho and are sent again on reconnect.
     """
 
     def __init__(self, options: MqttOptions, client_id: str, *, max_pending: int = 10_000, qos: int = 1,
@@ -76,10 +81,17 @@ class Publisher:
             self.client.will_set(will[0], will[1], qos=1, retain=True)
         self._birth = birth or []
         self._on_connect_extra = on_connect
-        self._cond = threading.Condition()
+        # sent is only written by the publishing thread, acked only by paho's network thread: no lock needed.
         self.sent = 0
         self.acked = 0
+        # Birth messages and command acknowledgements are not counted as telemetry in flight.
+        self._untracked: set[int] = set()
+        # paho's own (reentrant) lock of its outgoing messages: taking it here keeps one lock order with paho's
+        # network thread, which may hold it while calling on_publish.
+        self._untracked_lock = self.client._out_message_mutex
         self._connected = threading.Event()
+        if isinstance(self.client, FastClient):
+            self.client.on_raw_puback = self._on_raw_puback
         self.client.on_publish = self._on_publish
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *a: self._connected.clear()
@@ -89,16 +101,28 @@ class Publisher:
         if getattr(reason_code, "is_failure", False):
             return
         for topic, payload in self._birth:
-            client.publish(topic, payload, qos=1, retain=True)
+            self.publish_untracked(topic, payload, retain=True)
         if self._on_connect_extra is not None:
             self._on_connect_extra(client)
         self._connected.set()
 
+    def _on_raw_puback(self, mid: int) -> None:
+        if self._untracked:
+            with self._untracked_lock:
+                if mid in self._untracked:
+                    self._untracked.discard(mid)
+                    return
+        self.acked += 1
+
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason_code: object,
                     properties: object) -> None:
-        with self._cond:
-            self.acked += 1
-            self._cond.notify_all()
+        self._on_raw_puback(mid)
+
+    def publish_untracked(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """A QoS 1 message outside the telemetry accounting (status, command acknowledgements); never blocks."""
+        with self._untracked_lock:
+            info = self.client.publish(topic, payload, qos=1, retain=retain)
+            self._untracked.add(info.mid)
 
     def start(self, wait_connected: float = 10.0) -> Publisher:
         connect_async(self.client, self.options)
@@ -110,32 +134,43 @@ class Publisher:
     def pending(self) -> int:
         return self.sent - self.acked
 
+    def _wait_room(self, n: int, timeout: float) -> None:
+        if self.sent - self.acked + n <= self.max_pending:
+            return
+        deadline = time.monotonic() + timeout
+        while self.sent - self.acked + n > self.max_pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.pending} messages unacknowledged for {timeout} s")
+            time.sleep(0.001)
+
     def publish(self, topic: str, payload: bytes, timeout: float = 60.0) -> None:
-        if self.sent - self.acked >= self.max_pending:
-            deadline = time.monotonic() + timeout
-            with self._cond:
-                while self.sent - self.acked >= self.max_pending:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError(f"{self.pending} messages unacknowledged for {timeout} s")
-                    self._cond.wait(min(left, 0.5))
-        with self._cond:
-            self.sent += 1
+        self._wait_room(1, timeout)
+        self.sent += 1
         info = self.client.publish(topic, payload, qos=self.qos)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            with self._cond:
-                self.acked += 1  # refused by paho: not outstanding
+            self.sent -= 1  # refused by paho: not outstanding
             raise RuntimeError(f"publish to {topic} refused: {mqtt.error_string(info.rc)}")
+
+    def publish_many(self, items: list[tuple[str, bytes]], timeout: float = 60.0) -> None:
+        """Publish a batch (one tick of a fleet) with one write when the client supports it."""
+        if not isinstance(self.client, FastClient) or self.qos != 1:
+            for topic, payload in items:
+                self.publish(topic, payload, timeout)
+            return
+        step = max(1, self.max_pending // 2)
+        for start in range(0, len(items), step):
+            chunk = items[start:start + step]
+            self._wait_room(len(chunk), timeout)
+            self.sent += len(chunk)
+            self.client.publish_many(chunk)
 
     def flush(self, timeout: float = 60.0) -> bool:
         """Wait until every QoS 1 message is acknowledged by the broker."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while self.sent > self.acked:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.5))
+        while self.sent > self.acked:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
         return True
 
     def stop(self, graceful: bool = True) -> None:

@@ -16,14 +16,9 @@ See docs/scale-out.md.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-TOPIC_ROOT = "packtwin/v1"
-TELEMETRY_FILTER = f"{TOPIC_ROOT}/+/telemetry"
-INGEST_GROUP = "packtwin-ingest"
-_PACK_ID = re.compile(r"^[^/+#\x00]{1,128}$")
-_GROUP = re.compile(r"^[^/+#\x00]{1,64}$")
+from packtwin.connectors import topics
 
 
 def murmur2(data: bytes) -> int:
@@ -101,41 +96,18 @@ class Assignment:
         return f"{','.join(map(str, sorted(self.owned)))}/{self.total}"
 
 
-def check_pack_id(pack_id: str) -> str:
-    if not _PACK_ID.match(pack_id):
-        raise ValueError(f"pack id {pack_id!r} cannot be an MQTT topic level (no '/', '+', '#', 1..128 chars)")
-    return pack_id
-
-
-def telemetry_topic(pack_id: str) -> str:
-    return f"{TOPIC_ROOT}/{check_pack_id(pack_id)}/telemetry"
-
-
-def pack_of_topic(topic: str) -> str | None:
-    """The pack id of a ``packtwin/v1/{pack_id}/telemetry`` topic, or None for any other topic."""
-    parts = topic.split("/")
-    if len(parts) == 4 and f"{parts[0]}/{parts[1]}" == TOPIC_ROOT and parts[3] == "telemetry" and parts[2]:
-        return parts[2]
-    return None
-
-
-def shared(group: str, topic_filter: str) -> str:
-    """The MQTT 5 shared-subscription filter ``$share/{group}/{filter}``."""
-    if not _GROUP.match(group):
-        raise ValueError(f"share name {group!r} must not contain '/', '+' or '#'")
-    if topic_filter.startswith("$share/"):
-        raise ValueError(f"{topic_filter!r} is already a shared subscription")
-    return f"$share/{group}/{topic_filter}"
-
-
-def ingest_subscription(group: str = INGEST_GROUP) -> str:
-    return shared(group, TELEMETRY_FILTER)
+def ingest_subscription(group: str = topics.INGEST_SHARE_GROUP) -> str:
+    """``$share/packtwin-ingest/packtwin/v1/+/telemetry``: what every ingest worker subscribes to."""
+    if not group or any(c in group for c in "/+#\x00"):
+        raise ValueError(f"share name {group!r} must not be empty or contain '/', '+' or '#'")
+    return topics.shared(topics.TELEMETRY_ALL, group)
 
 
 def partition_topic_of(partition: int, partitions: int) -> str:
-    return f"{TOPIC_ROOT}/partition/{partitions}/{partition}/telemetry"
+    # Six levels, so that the telemetry filter packtwin/v1/+/telemetry never matches it.
+    return f"{topics.PREFIX}/partition/{partitions}/{partition}/{topics.TELEMETRY}"
 
 
 def partition_topic(pack_id: str, partitions: int) -> str:
     """Where ingest forwards a validated frame of ``pack_id`` for its estimator."""
-    return partition_topic_of(partition_of(check_pack_id(pack_id), partitions), partitions)
+    return partition_topic_of(partition_of(pack_id, partitions), partitions)

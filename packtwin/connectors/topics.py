@@ -9,6 +9,7 @@ DEADLETTER = "deadletter"
 COMMAND = "command"
 COMMAND_ACK = "command/ack"
 STATUS = "status"
+ESTIMATE = "estimate"
 
 # Subscriptions of the ingest tier; ``$share/<group>/`` in front spreads packs over several ingest processes.
 TELEMETRY_ALL = f"{PREFIX}/+/{TELEMETRY}"
@@ -41,6 +42,11 @@ def command_ack(pack_id: str) -> str:
 
 def status(pack_id: str) -> str:
     return f"{PREFIX}/{_check_pack_id(pack_id)}/{STATUS}"
+
+
+def estimate(pack_id: str) -> str:
+    """Where estimator workers publish a pack's latest estimate (scale-out deployment)."""
+    return f"{PREFIX}/{_check_pack_id(pack_id)}/{ESTIMATE}"
 
 
 def shared(subscription: str, group: str = INGEST_SHARE_GROUP) -> str:

@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--packs", type=int, default=1, help="number of packs (ids PT-P000001 ...)")
     p.add_argument("--cells", type=int, default=96, help="series elements per pack")
     p.add_argument("--parallel", type=int, default=1, help="cells in parallel per series element")
+    p.add_argument("--temp-sensors", type=int, default=None, help="temperature sensors per pack (default 16)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="simulated seconds per wall-clock second; 0 = as fast as possible")
     p.add_argument("--fault", action="append", default=[], metavar="PACK/CELL:KIND:VALUE",
@@ -52,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     state_file = args.state_file or str(settings.data_path / "simulator-state.json")
     try:
-        sim = Simulator(args.packs, design=PackDesign(n_series=args.cells, n_parallel=args.parallel),
+        design = PackDesign(n_series=args.cells, n_parallel=args.parallel,
+                            n_temp_sensors=args.temp_sensors or min(16, max(1, args.cells)))
+        sim = Simulator(args.packs, design=design,
                         speed=args.speed, faults=args.fault, seed=args.seed, encoding=args.encoding,
                         ageing_factor=args.ageing_factor, state_file=state_file,
                         mqtt=MqttOptions(url=url, username=args.username, password=args.password,

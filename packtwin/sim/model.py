@@ -49,6 +49,15 @@ class PackDesign:
     voltage_resolution_v: float = 0.001
     temperature_noise_c: float = 0.1
 
+    def __post_init__(self) -> None:
+        if self.n_series < 1 or self.n_parallel < 1:
+            raise ValueError("a pack needs at least one series element of at least one cell")
+        if self.n_temp_sensors < 1:
+            raise ValueError("a pack needs at least one temperature sensor")
+        if self.n_temp_sensors > self.n_series:
+            # A sensor averages a group of elements: small packs get one sensor per element.
+            object.__setattr__(self, "n_temp_sensors", self.n_series)
+
 
 class FleetModel:
     def __init__(self, n_packs: int, design: PackDesign | None = None, seed: int = 0,

@@ -52,7 +52,7 @@ class Simulator:
                  cycles: Iterable[str] = DRIVE_CYCLES, encoding: str = "binary", seq_start: int = 0,
                  ageing_factor: float = 1.0, extra_sensors: bool = True, t0: float | None = None,
                  gateway_id: str = "packtwin-sim", max_pending: int = 10_000,
-                 state_file: str | Path | None = None) -> None:
+                 state_file: str | Path | None = None, soc0: tuple[float, float] = (0.6, 0.95)) -> None:
         self.pack_ids = pack_ids(packs) if isinstance(packs, int) else list(packs)
         if not self.pack_ids:
             raise ValueError("at least one pack")
@@ -61,7 +61,7 @@ class Simulator:
         if (mqtt is None) == (sink is None):
             raise ValueError("give exactly one of mqtt (publish to a broker) and sink (in-process)")
         self.design = design or PackDesign()
-        self.model = FleetModel(len(self.pack_ids), self.design, seed=seed, ageing_factor=ageing_factor)
+        self.model = FleetModel(len(self.pack_ids), self.design, seed=seed, ageing_factor=ageing_factor, soc0=soc0)
         self.speed, self.dt, self.temperature_every = speed, dt, temperature_every
         self.encoding, self.extra_sensors = encoding, extra_sensors
         self.t0 = time.time() if t0 is None else t0
@@ -169,7 +169,7 @@ class Simulator:
             temps = self.model.measure_temperature().astype("<f4") if with_temps else None
             gas = self.model.gas_ppm() if with_temps and self.extra_sensors else None
         seq, t = self.seq, self.sim_time + self.dt
-        sink, n_bytes = self._sink, 0
+        items, n_bytes = [], 0
         for p, topic in enumerate(self._topics):
             extra = {"gas_ppm": float(gas[p]), "pressure_kpa": float(101.3 + 0.01 * gas[p])} if gas is not None \
                 else None
@@ -178,8 +178,13 @@ class Simulator:
                                                     temps[p].tobytes() if temps is not None else b"", extra)
             else:
                 payload = self._json(p, seq, t, float(current[p]), volts[p], temps, extra)
-            sink(topic, payload)
+            items.append((topic, payload))
             n_bytes += len(payload)
+        if self.publisher is not None:
+            self.publisher.publish_many(items)
+        else:
+            for topic, payload in items:
+                self._sink(topic, payload)
         self.stats.ticks += 1
         self.stats.frames += len(self._topics)
         self.stats.bytes += n_bytes
@@ -244,7 +249,7 @@ class Simulator:
         ack = {"id": doc.get("id"), "type": doc.get("type"), "status": status, "t": time.time()}
         if reason:
             ack["reason"] = reason
-        self.publisher.client.publish(topics.command_ack(pack_id), json.dumps(ack).encode(), qos=1)
+        self.publisher.publish_untracked(topics.command_ack(pack_id), json.dumps(ack).encode())
 
     def _apply_commands(self) -> None:
         while True:

@@ -22,7 +22,8 @@ PART = Part(
     levels=frozenset({Level.PACK}),
     access={"Metadata": AccessGroup.LEGITIMATE_INTEREST, "Segments": AccessGroup.LEGITIMATE_INTEREST},
     is_passport=False,
-    open_containers=frozenset({"Metadata.Record"}),
+    # The variables of a record are the user's: in the metadata and in every record of an InternalSegment.
+    open_containers=frozenset({"Metadata.Record", "Segments.InternalSegment.Records.Record"}),
 )
 
 # Semantic ids of packtwin's own telemetry variables (docs/mqtt.md).

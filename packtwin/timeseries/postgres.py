@@ -61,17 +61,33 @@ class PostgresTimeSeries(TimeSeriesStore):
             self._db.execute(SCHEMA.format(s=schema))
 
     def append_rows(self, rows: Sequence[Row]) -> int:
-        if not rows:
+        return self.write_batch(rows)
+
+    def write_batch(self, rows: Sequence[Row], deadletters: Sequence[DeadLetter] = (),
+                    gaps: Sequence[Gap] = ()) -> int:
+        """One transaction for the whole ingest batch: it is durable, or none of it is."""
+        if not (rows or deadletters or gaps):
             return 0
         s = self.schema
+        inserted = 0
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS frames_in (LIKE " + s + ".frames) ON COMMIT DELETE ROWS")
-            with cur.copy("COPY frames_in FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cur.execute(f"INSERT INTO {s}.frames SELECT DISTINCT ON (pack_id, seq) * FROM frames_in "
-                        "ON CONFLICT DO NOTHING")
-            return cur.rowcount
+            if rows:
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS frames_in (LIKE {s}.frames) ON COMMIT DELETE ROWS")
+                with cur.copy("COPY frames_in FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(f"INSERT INTO {s}.frames SELECT DISTINCT ON (pack_id, seq) * FROM frames_in "
+                            "ON CONFLICT DO NOTHING")
+                inserted = cur.rowcount
+            if deadletters:
+                cur.executemany(
+                    f"INSERT INTO {s}.deadletters (received_at, topic, reason, detail, payload) "
+                    "VALUES (%s,%s,%s,%s,%s)",
+                    [(d.received_at, d.topic, d.reason, d.detail, d.payload) for d in deadletters])
+            if gaps:
+                cur.executemany(f"INSERT INTO {s}.gaps VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                                [(g.pack_id, g.after_seq, g.before_seq, g.detected_at) for g in gaps])
+        return inserted
 
     def add_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         if letters:

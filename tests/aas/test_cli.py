@@ -17,6 +17,7 @@ def packtwin(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_the_issue_fleet_is_written_and_valid(tmp_path):
     out = tmp_path / "fleet.aasx"
     made = packtwin("fleet", "create", "--packs", "10", "--modules", "8", "--cells", "12", "--out", str(out))

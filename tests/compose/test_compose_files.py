@@ -61,6 +61,8 @@ def test_compose_file_validates():
     assert {"mosquitto", "mongo", "aas-env", "aas-registry", "sm-registry", "aas-web-ui", "postgres", "oxigraph",
             "ingest", "estimator-0", "estimator-1", "gateway", "connectivity"} <= set(services)
     assert services["ingest"]["deploy"]["replicas"] == 2
+    assert services["ingest"]["command"] == [
+        "exec python -m packtwin ingest --shared-group packtwin-ingest --client-id ingest-$HOSTNAME"]
     assert load(COMPOSE / "compose.yaml", {"PACKTWIN_INGEST_WORKERS": "6"})["services"]["ingest"]["deploy"]["replicas"] == 6
     assert all("ditto" in s.get("profiles", []) for n, s in services.items()
                if n in {"policies", "things", "things-search", "connectivity", "gateway", "nginx", "ditto-ui"})

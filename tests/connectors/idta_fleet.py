@@ -17,7 +17,8 @@ BASE = "https://example.org/packtwin"
 
 def template_submodels() -> list[model.Submodel]:
     out = []
-    for path in sorted(DATA.glob("IDTA 02035-*.json")):
+    # the example-value files of parts 1-7 (the folder holds other templates and variants too)
+    for path in sorted(p for p in DATA.glob("IDTA 02035-*_DBP-Part-*.json") if "without_examplevalues" not in p.name):
         with path.open(encoding="utf-8-sig") as fh:
             store = read_aas_json_file(fh, failsafe=False)
         out += [x for x in store if isinstance(x, model.Submodel)]

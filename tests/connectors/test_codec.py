@@ -59,3 +59,14 @@ def test_topics():
     assert topics.shared(topics.TELEMETRY_ALL) == "$share/packtwin-ingest/packtwin/v1/+/telemetry"
     with pytest.raises(ValueError):
         topics.telemetry("a/b")
+
+
+def test_decode_batch_extra_sensors():
+    volts = np.full(4, 3.7, np.float32)
+    good = codec.encode_binary(Frame("P1", 1, 1.0, 0.0, volts, np.empty(0, np.float32), {"gas_ppm": 2.0}))
+    nan = codec.encode_binary(Frame("P1", 2, 1.0, 0.0, volts, np.empty(0, np.float32), {"gas_ppm": float("nan")}))
+    cut = good[:-2]
+    trailing = good + b"\x00"
+    ok, errors = codec.decode_batch(["P1"] * 4, [good, nan, cut, trailing])
+    assert [(i, row[6]) for i, row in ok] == [(0, '{"gas_ppm":2.0}')]
+    assert {i: e.reason for i, e in errors} == {1: "not_finite", 2: "truncated", 3: "wrong_length"}

@@ -1,8 +1,10 @@
 import json
 import threading
 import time
+import uuid
 
 import numpy as np
+import pytest
 
 from packtwin.connectors import codec, topics
 from packtwin.connectors.ingest import Ingest
@@ -39,13 +41,13 @@ class DeadletterCounter:
             return sum(self.reasons.values())
 
 
-def test_bad_frames_are_deadlettered_and_every_valid_frame_stored(mqtt_broker, tmp_path):
+def test_bad_frames_are_deadlettered_and_every_valid_frame_stored(fresh_mqtt_broker, tmp_path):
     n_bad, n_packs, n_cells = 10_000, 4, 24
     packs = [f"PT-P{i:06d}" for i in range(1, n_packs + 1)]
     store = SQLiteTimeSeries(tmp_path / "ts.sqlite")
-    letters = DeadletterCounter(mqtt_broker.url)
-    ingest = Ingest(store, mqtt_broker.url, known_packs=dict.fromkeys(packs, n_cells)).start()
-    publisher = Publisher(MqttOptions(mqtt_broker.url), "gateway").start()
+    letters = DeadletterCounter(fresh_mqtt_broker.url)
+    ingest = Ingest(store, fresh_mqtt_broker.url, known_packs=dict.fromkeys(packs, n_cells)).start()
+    publisher = Publisher(MqttOptions(fresh_mqtt_broker.url), "gateway").start()
     rng = np.random.default_rng(7)
     kinds = sorted(BAD_KINDS)
     expected_reasons: dict[str, int] = {}
@@ -66,9 +68,9 @@ def test_bad_frames_are_deadlettered_and_every_valid_frame_stored(mqtt_broker, t
             seq[pack] += 1
             n_valid += 1
         publisher.publish(topics.telemetry(target), payload)
-    assert publisher.flush(60)
-    assert _wait(lambda: ingest.stats.received >= n_total, 90), ingest.stats
-    assert _wait(lambda: letters.total() >= sum(expected_reasons.values()), 30)
+    assert publisher.flush(180)
+    assert _wait(lambda: ingest.stats.received >= n_total, 240), ingest.stats
+    assert _wait(lambda: letters.total() >= sum(expected_reasons.values()), 120)
     ingest.stop()
     publisher.stop()
     letters.client.loop_stop()
@@ -84,17 +86,17 @@ def test_bad_frames_are_deadlettered_and_every_valid_frame_stored(mqtt_broker, t
     store.close()
 
 
-def test_duplicates_ignored_gaps_reported_callback_sees_new_frames(mqtt_broker, tmp_path):
+def test_duplicates_ignored_gaps_reported_callback_sees_new_frames(fresh_mqtt_broker, tmp_path):
     store = SQLiteTimeSeries(tmp_path / "ts.sqlite")
     seen = []
-    ingest = Ingest(store, mqtt_broker.url, on_frame=lambda f: seen.append((f.pack_id, f.seq))).start()
-    publisher = Publisher(MqttOptions(mqtt_broker.url), "gateway").start()
+    ingest = Ingest(store, fresh_mqtt_broker.url, on_frame=lambda f: seen.append((f.pack_id, f.seq))).start()
+    publisher = Publisher(MqttOptions(fresh_mqtt_broker.url), "gateway").start()
     rng = np.random.default_rng(1)
     sent = list(range(10)) + list(range(15, 20)) + list(range(0, 5))
     for s in sent:
         publisher.publish(topics.telemetry("P1"), codec.encode_binary(valid_frame("P1", s, 8, rng)))
-    assert publisher.flush(30)
-    assert _wait(lambda: ingest.stats.received >= len(sent), 30)
+    assert publisher.flush(120)
+    assert _wait(lambda: ingest.stats.received >= len(sent), 120)
     ingest.stop()
     publisher.stop()
     assert ingest.stats.frames == 15 and ingest.stats.duplicates == 5
@@ -103,3 +105,62 @@ def test_duplicates_ignored_gaps_reported_callback_sees_new_frames(mqtt_broker, 
     assert seen == [("P1", s) for s in list(range(10)) + list(range(15, 20))]
     assert ingest.stats.cell_samples == 15 * 8
     store.close()
+
+
+class SlowStore(SQLiteTimeSeries):
+    """A store that takes 50 ms per batch: the ingest falls behind a fast gateway."""
+
+    def write_batch(self, rows, deadletters=(), gaps=()):
+        time.sleep(0.05)
+        return super().write_batch(rows, deadletters, gaps)
+
+
+def test_back_pressure_keeps_the_queue_bounded_and_loses_nothing(fresh_mqtt_broker, tmp_path):
+    store = SlowStore(tmp_path / "ts.sqlite")
+    ingest = Ingest(store, fresh_mqtt_broker.url, queue_size=200, batch_max=100).start()
+    publisher = Publisher(MqttOptions(fresh_mqtt_broker.url), "gateway").start()
+    rng = np.random.default_rng(2)
+    n = 3000
+    publisher.publish_many([(topics.telemetry(f"P{i % 10}"), codec.encode_binary(valid_frame(f"P{i % 10}", i // 10,
+                                                                                              8, rng)))
+                            for i in range(n)])
+    assert publisher.flush(120)  # the broker took every frame although the ingest is behind
+    assert _wait(lambda: store.count() >= n, 240), store.count()
+    ingest.stop()
+    publisher.stop()
+    assert store.count() == n and ingest.stats.duplicates == 0
+    assert ingest.stats.queue_peak <= 201
+    assert ingest.stats.batches >= n // 100
+    store.close()
+
+
+def test_ingest_into_postgresql(fresh_mqtt_broker):
+    try:
+        import psycopg
+
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2).close()
+    except Exception:
+        pytest.skip("no PostgreSQL server answers on 127.0.0.1:5432 (user postgres)")
+    from packtwin.timeseries.postgres import PostgresTimeSeries
+
+    store = PostgresTimeSeries("postgresql://postgres@127.0.0.1:5432/postgres",
+                               schema=f"ingest_{uuid.uuid4().hex[:12]}")
+    try:
+        ingest = Ingest(store, fresh_mqtt_broker.url, known_packs={"P1": 8, "P2": 8}).start()
+        publisher = Publisher(MqttOptions(fresh_mqtt_broker.url), "gateway").start()
+        rng = np.random.default_rng(5)
+        items = [(topics.telemetry(p), codec.encode_binary(valid_frame(p, s, 8, rng)))
+                 for s in range(300) for p in ("P1", "P2")]
+        items += items[:50]  # redelivered
+        items.append((topics.telemetry("P1"), b"\x00garbage"))
+        publisher.publish_many(items)
+        assert publisher.flush(120)
+        assert _wait(lambda: ingest.stats.received >= len(items), 120)
+        ingest.stop()
+        publisher.stop()
+        assert store.count() == 600 and ingest.stats.duplicates == 50
+        assert np.array_equal(store.seqs("P2"), np.arange(300))
+        assert [d.reason for d in store.deadletters()] == ["unknown_format"]
+    finally:
+        store.drop()
+        store.close()

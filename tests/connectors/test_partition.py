@@ -17,7 +17,7 @@ from paho.mqtt.properties import Properties
 from scipy.stats import chisquare
 
 from packtwin.aas.ids import pack_serial
-from packtwin.connectors import partition
+from packtwin.connectors import partition, topics
 from packtwin.connectors.partition import Assignment, murmur2, partition_of
 
 PACKS = [pack_serial(i) for i in range(1, 10_001)]
@@ -72,19 +72,13 @@ def test_bad_assignments_are_rejected(spec):
 
 def test_topics():
     assert partition.ingest_subscription() == "$share/packtwin-ingest/packtwin/v1/+/telemetry"
-    assert partition.telemetry_topic("PT-P000001") == "packtwin/v1/PT-P000001/telemetry"
-    assert partition.pack_of_topic("packtwin/v1/PT-P000001/telemetry") == "PT-P000001"
-    assert partition.pack_of_topic("packtwin/v1/PT-P000001/command") is None
     k = partition_of("PT-P000001", 4)
     assert partition.partition_topic("PT-P000001", 4) == f"packtwin/v1/partition/4/{k}/telemetry"
     assert Assignment.parse(f"{k}/4").topic_filters() == [f"packtwin/v1/partition/4/{k}/telemetry"]
+    assert topics.pack_of_telemetry(partition.partition_topic("PT-P000001", 4)) is None
     for bad in ("a/b", "a+b", "#", ""):
         with pytest.raises(ValueError):
-            partition.telemetry_topic(bad)
-    with pytest.raises(ValueError):
-        partition.shared("a/b", "x")
-    with pytest.raises(ValueError):
-        partition.shared("g", "$share/g/x")
+            partition.ingest_subscription(bad)
 
 
 def _mqtt5_client(broker, name: str, sink: queue.Queue) -> tuple[mqtt.Client, queue.Queue]:
@@ -115,7 +109,7 @@ def test_shared_subscription_spreads_each_frame_to_one_ingest_worker(mqtt_broker
         for i in range(200):
             pack = PACKS[i % 50]
             payload = f"{pack}:{i}".encode()
-            pub.publish(partition.telemetry_topic(pack), payload, qos=1, properties=Properties(PacketTypes.PUBLISH))
+            pub.publish(topics.telemetry(pack), payload, qos=1, properties=Properties(PacketTypes.PUBLISH))
             sent.add(payload)
         received, deadline = [], time.monotonic() + 10
         while len(received) < len(sent) and time.monotonic() < deadline:

@@ -113,3 +113,24 @@ def test_simulator_json_encoding_and_seq_persistence(tmp_path):
     again = Simulator(1, design=SMALL, sink=lambda t, p: out.append(p), speed=0, state_file=state)
     again.run(ticks=1)
     assert codec.decode(out[-1], "PT-P000001").seq == 5
+
+
+def test_low_packs_charge_cc_cv_then_drive_again():
+    sim = Simulator(2, design=SMALL, sink=lambda t, p: None, speed=0, soc0=(0.10, 0.12), seed=3)
+    sim._charge_limit_c[1] = 0.2  # a charge-power limit on the second pack
+    sim.run(ticks=50)
+    assert (sim._mode == 1).all()  # both packs went to charging
+    assert sim._charge_c[0] == pytest.approx(-0.7) and sim._charge_c[1] == pytest.approx(-0.2)
+    soc = sim.model.soc.mean(axis=1).copy()
+    sim.run(ticks=600)
+    assert (sim.model.soc.mean(axis=1) > soc).all()
+    # Charge until the top cell hits the CV limit and the current tapers, then back to driving.
+    sim.model.soc[:] = 0.97
+    sim.run(ticks=5)
+    assert (sim._mode == 0).all()
+
+
+def test_small_packs_get_one_temperature_sensor_per_element():
+    assert PackDesign(n_series=6).n_temp_sensors == 6
+    with pytest.raises(ValueError):
+        PackDesign(n_series=6, n_temp_sensors=0)

@@ -44,7 +44,9 @@ def has_value(element: model.SubmodelElement) -> bool:
     return not isinstance(element, model.Operation | model.Capability)
 
 
-def value_of(element: model.SubmodelElement, with_blob: bool = True) -> Any:
+def value_of(element: model.SubmodelElement, with_blob: bool = True, depth: int | None = None) -> Any:
+    """The ValueOnly form of ``element``; ``depth`` limits nesting (``level=core``: 0 = containers come out empty)."""
+    inner = None if depth is None else depth - 1
     if isinstance(element, model.Property):
         return _scalar(element.value, element.value_type)
     if isinstance(element, model.MultiLanguageProperty):
@@ -71,13 +73,14 @@ def value_of(element: model.SubmodelElement, with_blob: bool = True) -> Any:
     if isinstance(element, model.AnnotatedRelationshipElement):
         out = _relationship(element)
         if len(element.annotation):
-            out["annotations"] = [{a.id_short: value_of(a, with_blob)} for a in element.annotation]
+            out["annotations"] = [{a.id_short: value_of(a, with_blob, inner)} for a in element.annotation]
         return out
     if isinstance(element, model.RelationshipElement):
         return _relationship(element)
     if isinstance(element, model.Entity):
         out: dict[str, Any] = {
-            "statements": {s.id_short: value_of(s, with_blob) for s in element.statement if has_value(s)},
+            "statements": {} if depth == 0 else {s.id_short: value_of(s, with_blob, inner)
+                                                 for s in element.statement if has_value(s)},
             "entityType": _entity_type(element.entity_type),
         }
         if element.global_asset_id:
@@ -88,9 +91,9 @@ def value_of(element: model.SubmodelElement, with_blob: bool = True) -> Any:
     if isinstance(element, model.BasicEventElement):
         return {"observed": to_dict(element.observed)}
     if isinstance(element, model.SubmodelElementCollection):
-        return collection_value(element.value, with_blob)
+        return {} if depth == 0 else collection_value(element.value, with_blob, inner)
     if isinstance(element, model.SubmodelElementList):
-        return [value_of(e, with_blob) for e in element.value if has_value(e)]
+        return [] if depth == 0 else [value_of(e, with_blob, inner) for e in element.value if has_value(e)]
     raise ApiError(400, f"{type(element).__name__} has no ValueOnly serialisation")
 
 
@@ -107,8 +110,8 @@ def _relationship(element: model.RelationshipElement) -> dict:
     return out
 
 
-def collection_value(elements: Any, with_blob: bool = True) -> dict:
-    return {e.id_short: value_of(e, with_blob) for e in elements if has_value(e)}
+def collection_value(elements: Any, with_blob: bool = True, depth: int | None = None) -> dict:
+    return {e.id_short: value_of(e, with_blob, depth) for e in elements if has_value(e)}
 
 
 def unwrap(element: model.SubmodelElement, raw: Any) -> Any:

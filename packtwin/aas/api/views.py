@@ -15,8 +15,9 @@ from typing import Any
 
 from basyx.aas import model
 
+from packtwin.aas.api.codec import to_dict
 from packtwin.aas.api.errors import ApiError, not_found
-from packtwin.aas.events import ChangeEvent
+from packtwin.aas.events import ChangeEvent, Target
 from packtwin.aas.repository import Repository
 from packtwin.submodels.access import AccessGroup, Role, access_group_of, filter_copy, own_access_group
 
@@ -27,6 +28,8 @@ class AccessView:
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
         self._cache: OrderedDict[tuple[str, AccessGroup], model.Submodel] = OrderedDict()
+        # Serialised shells per (shell, clearance): which submodel references show depends on the clearance.
+        self._shell_json: dict[tuple[str, AccessGroup], dict] = {}
         self._lock = threading.Lock()
         self.unsubscribe = repo.bus.subscribe(self._on_change)
 
@@ -34,17 +37,21 @@ class AccessView:
         with self._lock:
             for key in [k for k in self._cache if k[0] == event.identifiable_id]:
                 del self._cache[key]
+            if event.target is Target.SUBMODEL:  # a submodel's own group may have changed: shells list it or not
+                self._shell_json.clear()
+            for key in [k for k in self._shell_json if k[0] == event.identifiable_id]:
+                del self._shell_json[key]
 
     # -- submodels ---------------------------------------------------------------------------------------------------
     def submodel_visible(self, sm: model.Submodel, role: Role) -> bool:
         return (own_access_group(sm) or AccessGroup.PUBLIC) <= role.clearance
 
     def submodel(self, sm: model.Submodel, role: Role) -> model.Submodel:
-        """``sm`` as ``role`` may see it (a cached pruned copy; never mutate it)."""
+        """``sm`` as ``role`` may see it (a cached, pruned copy; never mutate it)."""
         if not self.submodel_visible(sm, role):
             raise not_found(f"submodel {sm.id!r}")
-        if role.clearance >= AccessGroup.AUTHORITIES:
-            return sm  # nothing is above the highest group
+        # Every role, the highest too, reads a copy taken under the repository lock: a response is never
+        # serialised from an object another thread is changing in place.
         key = (sm.id, role.clearance)
         with self._lock:
             hit = self._cache.get(key)
@@ -85,6 +92,17 @@ class AccessView:
         except (KeyError, IndexError):
             return True  # a reference to a submodel elsewhere reveals only its id
         return not isinstance(sm, model.Submodel) or self.submodel_visible(sm, role)
+
+    def shell_json(self, shell: model.AssetAdministrationShell, role: Role) -> dict:
+        """The role's view of ``shell`` in AAS JSON (cached; treat as read-only)."""
+        key = (shell.id, role.clearance)
+        with self._lock:
+            hit = self._shell_json.get(key)
+        if hit is None:
+            hit = to_dict(self.shell(shell, role))
+            with self._lock:
+                self._shell_json[key] = hit
+        return hit
 
     def get_shell(self, identifier: str, role: Role) -> model.AssetAdministrationShell:
         try:

@@ -55,9 +55,8 @@ class DittoBridge:
     # -- lifecycle -----------------------------------------------------------------------------------------------------
     def start(self, initial_sync: bool = False) -> DittoBridge:
         with self.repo.lock:
-            for obj in self.repo:
-                if isinstance(obj, model.Submodel):
-                    self.access.index(obj.id, "", access_json.to_dict(obj))
+            for sm in self.repo.submodels():
+                self.access.index(sm.id, "", access_json.to_dict(sm))
             messages = []
             for shell in self.repo.shells():
                 self._index_shell(shell)

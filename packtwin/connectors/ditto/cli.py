@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -25,6 +26,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="highest access group whose elements go to Ditto (default: public)")
     exp.add_argument("--mqtt-url", help="broker as Ditto reaches it, for connection.json")
     exp.set_defaults(func=_export)
+
+    push = sub.add_parser("push", help="create the policy and every Thing in Ditto through its HTTP API")
+    push.add_argument("--data", required=True, help="AAS environment (.json, .xml or .aasx)")
+    push.add_argument("--url", required=True, help="Ditto's HTTP endpoint, e.g. http://localhost:8090")
+    push.add_argument("--user", default="ditto")
+    push.add_argument("--password", default=os.environ.get("DITTO_PASSWORD", "ditto"),
+                      help="(env DITTO_PASSWORD; default: ditto)")
+    push.add_argument("--namespace", help="Ditto namespace of the thingIds (default: derived from the base IRI)")
+    push.add_argument("--access-group", default="public", choices=["public", "legitimateInterest", "authorities"])
+    push.set_defaults(func=_push)
 
 
 def _connection(args: argparse.Namespace) -> int:
@@ -55,4 +66,36 @@ def _export(args: argparse.Namespace) -> int:
     result = export.export(store, args.out, mapper, mqtt_url=args.mqtt_url or settings.mqtt_url)
     print(f"{result.things} Things, {result.features} features, {result.messages} messages written to {args.out}; "
           f"{len(result.omissions)} properties left out for Ditto's limits (see omissions.json)")
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from packtwin.connectors.ditto import connection, export, mapping
+    from packtwin.connectors.ditto.http import DittoError, DittoHttpClient
+    from packtwin.settings import load_settings
+    from packtwin.submodels.access import AccessGroup
+
+    settings = load_settings()
+    try:
+        store = export.load_environment(args.data)
+    except (OSError, ValueError) as exc:
+        print(f"packtwin ditto push: cannot read {args.data}: {exc}", file=sys.stderr)
+        return 2
+    mapper = mapping.ThingMapper(namespace=args.namespace or mapping.namespace_from_base(settings.base_iri),
+                                 base_iri=settings.base_iri, clearance=AccessGroup.parse(args.access_group))
+    client = DittoHttpClient(args.url, auth=(args.user, args.password))
+    things = messages = 0
+    try:
+        client.put_policy(connection.policy(mapper.policy))
+        for _, msgs, omissions in export.things_and_messages(store, mapper, deterministic=False):
+            for msg in msgs:
+                client.send(msg)
+            things += 1
+            messages += len(msgs)
+            for o in omissions:
+                print(f"left out {o.thing_id} {o.feature_id}/{o.property} ({o.size_bytes} bytes): {o.reason}")
+    except DittoError as exc:
+        print(f"packtwin ditto push: {exc} (after {things} Things)", file=sys.stderr)
+        return 1
+    print(f"{things} Things written to {args.url} with {messages} messages")
     return 0

@@ -2,7 +2,8 @@
 
 packtwin publishes Ditto Protocol messages on ``packtwin/v1/ditto/{namespace}/{name}`` (one topic per Thing).
 The connection consumes ``packtwin/v1/ditto/#`` with the authorization subject ``integration:packtwin``, and its
-enforcement only lets a message on the topic of Thing X change Thing X.
+enforcement only lets a message on the topic of Thing X change Thing X. It publishes the twin events of those Things
+on ``packtwin/v1/ditto-events/{namespace}/{name}`` for the way back (:mod:`packtwin.connectors.ditto.inbound`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+from packtwin.connectors import topics
 from packtwin.connectors.ditto.protocol import split_thing_id
 
-TOPIC_ROOT = "packtwin/v1/ditto"
+TOPIC_ROOT = f"{topics.PREFIX}/ditto"
+EVENTS_TOPIC_ROOT = f"{topics.PREFIX}/ditto-events"
 AUTH_SUBJECT = "integration:packtwin"
 
 
@@ -53,7 +56,13 @@ def mqtt_connection(mqtt_url: str, *, connection_id: str = "packtwin-mqtt", mqtt
             # packtwin sends commands with response-required=false: no replies are expected.
             "replyTarget": {"enabled": False, "address": f"{TOPIC_ROOT}-replies/{{{{ thing:id }}}}"},
         }],
-        "targets": [],
+        # Twin events of packtwin's Things go back to packtwin (connectors/ditto/inbound.py), which applies the
+        # value changes others made in Ditto and skips its own.
+        "targets": [{
+            "address": f"{EVENTS_TOPIC_ROOT}/{{{{ thing:namespace }}}}/{{{{ thing:name }}}}",
+            "topics": ["_/_/things/twin/events"],
+            "authorizationContext": [AUTH_SUBJECT],
+        }],
         "specificConfig": {"clientId": client_id},
     }
 

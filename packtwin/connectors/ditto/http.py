@@ -39,7 +39,10 @@ class DittoHttpClient:
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
         all_headers = {"Content-Type": content_type} if data is not None else {}
         all_headers.update(headers or {})
-        resp = self.session.request(method, url, data=data, headers=all_headers, timeout=self.timeout_s)
+        try:
+            resp = self.session.request(method, url, data=data, headers=all_headers, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise DittoError(0, f"no answer: {exc}", f"{method} {url}") from exc
         if resp.status_code >= 400:
             try:
                 detail: Any = resp.json()

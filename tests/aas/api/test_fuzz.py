@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -70,7 +71,8 @@ def app() -> Iterator[LiveApp]:
     server.stop()
 
 
-@settings(max_examples=300, deadline=None, database=None,
+# PACKTWIN_FUZZ_EXAMPLES raises the count for a longer campaign than the default run's.
+@settings(max_examples=int(os.environ.get("PACKTWIN_FUZZ_EXAMPLES", "300")), deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_5xx(app: LiveApp, data: st.DataObject) -> None:

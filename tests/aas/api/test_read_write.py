@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,6 +100,13 @@ def test_modifiers_of_submodel_and_elements(env) -> None:
     assert len(page["result"]) == 3 and page["paging_metadata"]["cursor"]
     vals = requests.get(base + "/submodel-elements/$value", params={"limit": 2}, timeout=10).json()
     assert len(vals["result"]) == 2 and all(len(v) == 1 for v in vals["result"])
+    core_value = requests.get(base + "/$value", params={"level": "core"}, timeout=10).json()
+    assert core_value["SerialNumber"] == "PT-P000001" and core_value["Markings"] == []
+    markings = requests.get(f"{base}/submodel-elements/Markings/$value", timeout=10).json()["Markings"]
+    core_markings = requests.get(f"{base}/submodel-elements/Markings/$value", params={"level": "core"},
+                                 timeout=10).json()["Markings"]
+    assert len(core_markings) == len(markings) > 0 and all(m == {} for m in core_markings)
+    assert all(m for m in markings)
     assert_result(requests.get(base, params={"level": "shallow"}, timeout=10), 400)
     assert_result(requests.get(base, params={"extent": "all"}, timeout=10), 400)
     assert_result(requests.get(f"{base}/submodel-elements/No.Such[3]", timeout=10), 404)
@@ -185,9 +193,84 @@ def test_serialization_formats(env) -> None:
     js = requests.get(app.url + "/serialization", params=params, timeout=30)
     assert js.headers["content-type"].startswith("application/json")
     assert [s["id"] for s in js.json()["assetAdministrationShells"]] == [AAS_ID]
+    # The whole environment, as the operator sees it, passes the official engine's AAS JSON file check.
+    from aas_test_engines import file as engine_file
+    everything = requests.get(app.url + "/serialization", headers=OPER, timeout=60)
+    result = engine_file.check_json_file(io.BytesIO(everything.content))
+    assert result.ok(), "\n".join(result.to_lines())[:3000] if hasattr(result, "to_lines") else "engine check failed"
+    # ... and the AAS 3.1 metamodel with its constraints (aas-core3.1), as do single submodels and shells.
+    import aas_core3_1.jsonization as jsonization
+    import aas_core3_1.verification as verification
+    environment = jsonization.environment_from_jsonable(everything.json())
+    assert not [f"{e.path}: {e.cause}" for e in verification.verify(environment)][:5]
+    submodel = jsonization.submodel_from_jsonable(requests.get(f"{app.url}/submodels/{SM}", timeout=10).json())
+    shell = jsonization.asset_administration_shell_from_jsonable(
+        requests.get(f"{app.url}/shells/{AAS}", timeout=10).json())
+    assert not list(verification.verify(submodel)) and not list(verification.verify(shell))
     xml = requests.get(app.url + "/serialization", params=params, headers={"Accept": "application/xml"}, timeout=30)
     assert xml.text.lstrip().startswith("<") and SUBMODEL_ID in xml.text
     aasx = requests.get(app.url + "/serialization", params=params, timeout=30,
                         headers={"Accept": "application/asset-administration-shell-package+xml"})
     assert aasx.content[:2] == b"PK"
     assert_result(requests.get(app.url + "/serialization", headers={"Accept": "image/png"}, timeout=30), 406)
+
+
+def test_attachments_and_thumbnail_from_the_aasx(tmp_path: Path) -> None:
+    """Supplementary files of a served AASX: the pack's thumbnail and a handover document's file."""
+    from tests.aas.api.conftest import start_server, stop_server
+    from tests.aas.api.fleet_data import write_fleet
+    server = start_server(write_fleet(tmp_path / "fleet.aasx", make_fleet(1, 1, 1)), tmp_path)
+    try:
+        thumb = requests.get(f"{server.url}/shells/{AAS}/asset-information/thumbnail", timeout=10)
+        assert thumb.status_code == 200 and thumb.content[:4] == b"\x89PNG"
+        handover = encode_id(SUBMODEL_ID.replace("BatteryNameplate", "HandoverDocumentation"))
+        path = "Documents[0].DocumentVersions[0].DigitalFiles[0]"
+        doc = requests.get(f"{server.url}/submodels/{handover}/submodel-elements/{path}/attachment", timeout=10)
+        assert doc.status_code == 200 and doc.content[:5] == b"%PDF-"
+        assert_result(requests.get(f"{server.url}/submodels/{SM}/submodel-elements/SerialNumber/attachment",
+                                   timeout=10), 400)
+    finally:
+        stop_server(server)
+
+
+def test_shell_and_concept_description_writes(env) -> None:
+    app, repo, events = env
+    shell = requests.get(f"{app.url}/shells/{AAS}", timeout=10).json()
+    new = {**shell, "id": "urn:packtwin:test:aas:9", "idShort": "Spare"}
+    assert requests.post(f"{app.url}/shells", json=new, headers=OPER, timeout=10).status_code == 201
+    assert_result(requests.post(f"{app.url}/shells", json=new, headers=OPER, timeout=10), 409)
+    nine = encode_id(new["id"])
+    info = {**shell["assetInformation"], "globalAssetId": "urn:packtwin:test:asset:9"}
+    assert requests.put(f"{app.url}/shells/{nine}/asset-information", json=info, headers=OPER,
+                        timeout=10).status_code == 204
+    assert repo.get_shell(new["id"]).asset_information.global_asset_id == "urn:packtwin:test:asset:9"
+    refs = requests.get(f"{app.url}/shells/{nine}/submodel-refs", timeout=10).json()["result"]
+    assert requests.delete(f"{app.url}/shells/{nine}/submodel-refs/{encode_id(refs[0]['keys'][0]['value'])}",
+                           headers=OPER, timeout=10).status_code == 204
+    assert len(repo.get_shell(new["id"]).submodel) == len(refs) - 1
+    assert_result(requests.post(f"{app.url}/shells/{nine}/submodel-refs", json=refs[1], headers=OPER,
+                                timeout=10), 409)
+    assert requests.post(f"{app.url}/shells/{nine}/submodel-refs", json=refs[0], headers=OPER,
+                         timeout=10).status_code == 201
+    # Through the shell: replace a submodel, then delete it together with the shell's reference.
+    victim = refs[1]["keys"][0]["value"]
+    nested = f"{app.url}/shells/{nine}/submodels/{encode_id(victim)}"
+    body = requests.get(nested, headers=OPER, timeout=10).json()
+    assert requests.put(nested, json={**body, "idShort": "Replaced"}, headers=OPER, timeout=10).status_code == 204
+    assert repo.get_submodel(victim).id_short == "Replaced"
+    assert requests.delete(nested, headers=OPER, timeout=10).status_code == 204
+    assert victim not in repo and all(r.key[0].value != victim for r in repo.get_shell(new["id"]).submodel)
+    assert requests.delete(f"{app.url}/shells/{nine}", headers=OPER, timeout=10).status_code == 204
+    assert new["id"] not in repo
+    targets = [(e.operation, e.target) for e in events if e.identifiable_id == new["id"]]
+    assert targets[0] == (Operation.CREATED, Target.SHELL) and targets[-1] == (Operation.DELETED, Target.SHELL)
+    # Concept descriptions.
+    cds = requests.get(f"{app.url}/concept-descriptions", params={"limit": 1}, timeout=10).json()["result"]
+    cd = {**cds[0], "id": "urn:packtwin:test:cd:1"}
+    assert requests.post(f"{app.url}/concept-descriptions", json=cd, headers=OPER, timeout=10).status_code == 201
+    one = f"{app.url}/concept-descriptions/{encode_id(cd['id'])}"
+    assert requests.get(one, timeout=10).json()["id"] == cd["id"]
+    assert requests.put(one, json={**cd, "idShort": "Renamed"}, headers=OPER, timeout=10).status_code == 204
+    assert requests.get(one, timeout=10).json()["idShort"] == "Renamed"
+    assert requests.delete(one, headers=OPER, timeout=10).status_code == 204
+    assert_result(requests.get(one, timeout=10), 404)

@@ -168,3 +168,45 @@ def test_cli_connection_and_export(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "packtwin", "ditto", "export", "--data", str(tmp_path / "nope.json"),
                           "--out", str(tmp_path / "o2")], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+
+
+def test_cli_push_over_http(ditto, tmp_path):
+    fake, client = ditto
+    data = idta_fleet.write_json(idta_fleet.build(2), tmp_path / "fleet.json")
+    run = subprocess.run([sys.executable, "-m", "packtwin", "ditto", "push", "--data", str(data), "--url",
+                          client.base_url], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "2 Things written" in run.stdout
+    assert set(fake.things) == {PACK1, "org.example.packtwin:PT-P000002"}
+    assert set(fake.policies) == {"org.example.packtwin:packtwin"}
+    bad = subprocess.run([sys.executable, "-m", "packtwin", "ditto", "push", "--data", str(data), "--url",
+                          client.base_url, "--password", "wrong"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "401" in bad.stderr
+    gone = subprocess.run([sys.executable, "-m", "packtwin", "ditto", "push", "--data", str(data), "--url",
+                           "http://127.0.0.1:9"], capture_output=True, text=True, timeout=120)
+    assert gone.returncode == 1 and "no answer" in gone.stderr
+
+
+def test_list_items_send_the_whole_list(ditto):
+    """Ditto addresses no array items: a change inside a SubmodelElementList re-sends the list."""
+    fake, client = ditto
+    repo = Repository()
+    items = [model.Property(None, model.datatypes.Double, value=float(v)) for v in (1, 2, 3)]
+    sm = model.Submodel("https://example.org/packtwin/sm/pack/L1/Readings", id_short="Readings", submodel_element=[
+        model.SubmodelElementList("Voltages", model.Property, value=items, value_type_list_element=model.datatypes.Double)])
+    shell = model.AssetAdministrationShell(
+        model.AssetInformation(model.AssetKind.INSTANCE, global_asset_id="https://example.org/packtwin/asset/pack/L1"),
+        "https://example.org/packtwin/aas/pack/L1", id_short="L1", submodel={model.ModelReference.from_referable(sm)})
+    repo.add_many([sm, shell])
+    mapper = _mapper()
+    client.put_policy(connection.policy(mapper.policy))
+    sent: list[dict] = []
+    bridge = DittoBridge(repo, mapper, lambda m: (sent.append(m), client.send(m))).start(initial_sync=True)
+    assert fake.things["org.example.packtwin:L1"]["features"]["Readings"]["properties"] == {"Voltages": [1.0, 2.0, 3.0]}
+    voltages = sm.get_referable("Voltages")
+    second = list(voltages.value)[1]
+    second.value = 2.5
+    repo.commit(sm, "Voltages[1]", element=second)
+    assert sent[-1]["path"] == "/features/Readings/properties/Voltages" and sent[-1]["value"] == [1.0, 2.5, 3.0]
+    assert fake.things["org.example.packtwin:L1"]["features"]["Readings"]["properties"]["Voltages"] == [1.0, 2.5, 3.0]
+    bridge.stop()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -48,3 +50,12 @@ def paged(items: list[Any], request: Request, convert: Any = None) -> Response:
     if convert is not None:
         chunk = [convert(x) for x in chunk]
     return ok(paging.paged_body(chunk, cursor))
+
+
+async def locked(state: Any, write: Callable[[], Any]) -> Any:
+    """Run a write in a worker thread under the repository lock: the store's fsync does not stall the event loop
+    (reads go on meanwhile), and writers from other threads (workers, importers) are serialised with it."""
+    def run() -> Any:
+        with state.repo.lock:
+            return write()
+    return await run_in_threadpool(run)

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from packtwin.aas.api.b64 import decode_id
 from packtwin.aas.api.codec import decode_model
 from packtwin.aas.api.errors import ApiError, not_found
-from packtwin.aas.api.routes.common import body_bytes, no_content, ok, paged
+from packtwin.aas.api.routes.common import body_bytes, locked, no_content, ok, paged
 from packtwin.aas.api.state import reader, writer
 
 
@@ -53,10 +53,13 @@ async def post(request: Request) -> Response:
     raw = await body_bytes(request)
     state = writer(request)
     cd = decode_model(raw, model.ConceptDescription)
-    try:
-        state.repo.add(cd)
-    except KeyError:
-        raise ApiError(409, f"an identifiable with id {cd.id!r} already exists") from None
+
+    def write() -> None:
+        try:
+            state.repo.add(cd)
+        except KeyError:
+            raise ApiError(409, f"an identifiable with id {cd.id!r} already exists") from None
+    await locked(state, write)
     return ok(cd, 201)
 
 
@@ -67,13 +70,14 @@ async def put(request: Request) -> Response:
     cd = decode_model(raw, model.ConceptDescription)
     if cd.id != old.id:
         raise ApiError(400, f"body id {cd.id!r} differs from the addressed concept description {old.id!r}")
-    state.repo.replace(cd)
+    await locked(state, lambda: state.repo.replace(cd))
     return no_content()
 
 
 async def delete(request: Request) -> Response:
     state = writer(request)
-    state.repo.delete(_get(request).id)
+    ident = _get(request).id
+    await locked(state, lambda: state.repo.delete(ident))
     return no_content()
 
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from packtwin.aas.api.b64 import decode_id
 from packtwin.aas.api.codec import decode_model
 from packtwin.aas.api.errors import ApiError, not_found
-from packtwin.aas.api.routes.common import body_json, no_content, ok, paged
+from packtwin.aas.api.routes.common import body_json, locked, no_content, ok, paged
 from packtwin.aas.api.routes.shells import asset_id_filters, shell_has_asset_id
 from packtwin.aas.api.state import reader, writer
 
@@ -62,23 +62,27 @@ async def post_links(request: Request) -> Response:
     links = [decode_model(d, model.SpecificAssetId) for d in data]
     shell = _shell(request, write=True)
     state = request.app.state.api
-    with state.repo.lock:
+
+    def write() -> None:
         info = shell.asset_information
         existing = {(s.name, s.value) for s in info.specific_asset_id}
         new = [s for s in links if (s.name, s.value) not in existing]
         info.specific_asset_id = [*info.specific_asset_id, *new]
         state.repo.commit(shell)
+    await locked(state, write)
     return ok(list(shell.asset_information.specific_asset_id), 201)
 
 
 async def delete_links(request: Request) -> Response:
     shell = _shell(request, write=True)
     state = request.app.state.api
-    with state.repo.lock:
+
+    def write() -> None:
         if not shell.asset_information.global_asset_id:
             raise ApiError(409, "a shell needs a globalAssetId or a specificAssetId; it has no globalAssetId")
         shell.asset_information.specific_asset_id = []
         state.repo.commit(shell)
+    await locked(state, write)
     return no_content()
 
 

@@ -33,9 +33,12 @@ def _own_shell_descriptors(request: Request, state: ApiState, role: Role) -> lis
         subs = []
         for ref in submodel_refs(shell):
             try:
-                subs.append(state.view.get_submodel(ref.key[0].value, role))
-            except ApiError:
-                continue  # referenced but not held here, or not visible
+                sm = state.repo.get_submodel(ref.key[0].value)
+            except KeyError:
+                continue  # referenced but not held here
+            # Descriptors carry only the submodel's id, idShort, semanticId and description: no copy needed.
+            if state.view.submodel_visible(sm, role):
+                subs.append(sm)
         out.append(shell_descriptor(shell, subs, base))
     return out
 
@@ -69,7 +72,8 @@ def _shell_descriptor(request: Request) -> dict:
 def _all_submodel_descriptors(request: Request) -> list[dict]:
     state, role = reader(request)
     base = _base(request)
-    return [submodel_descriptor(sm, base) for sm in state.view.submodels(role)] + state.descriptors.all(SUBMODEL)
+    return ([submodel_descriptor(sm, base) for sm in state.repo.submodels() if state.view.submodel_visible(sm, role)]
+            + state.descriptors.all(SUBMODEL))
 
 
 async def get_shell_descriptors(request: Request) -> Response:

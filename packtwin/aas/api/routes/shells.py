@@ -17,9 +17,10 @@ from packtwin.aas.api.b64 import decode_id
 from packtwin.aas.api.codec import decode_model
 from packtwin.aas.api.errors import ApiError, not_found
 from packtwin.aas.api.routes import submodels
-from packtwin.aas.api.routes.common import body_bytes, no_content, ok, paged
+from packtwin.aas.api.routes.common import body_bytes, locked, no_content, ok, paged
 from packtwin.aas.api.state import ApiState, reader, writer
 from packtwin.aas.api.views import submodel_refs
+from packtwin.aas.interchange import file_bytes
 
 ShellLocator = Callable[[Request, ApiState], str]
 
@@ -60,11 +61,12 @@ def shell_has_asset_id(shell: model.AssetAdministrationShell, name: str, value: 
 
 
 def filtered_shells(request: Request) -> list[model.AssetAdministrationShell]:
-    state, role = reader(request)
+    """The stored shells matching ``idShort`` and ``assetIds`` (unfiltered: callers render them per role)."""
+    state, _ = reader(request)
     id_short = request.query_params.get("idShort")
     wanted = asset_id_filters(request)
     out = []
-    for shell in state.view.shells(role):
+    for shell in state.repo.shells():
         if id_short and shell.id_short != id_short:
             continue
         if wanted and not all(shell_has_asset_id(shell, n, v) for n, v in wanted):
@@ -74,7 +76,8 @@ def filtered_shells(request: Request) -> list[model.AssetAdministrationShell]:
 
 
 async def get_shells(request: Request) -> Response:
-    return paged(filtered_shells(request), request)
+    state, role = reader(request)
+    return paged(filtered_shells(request), request, lambda shell: state.view.shell_json(shell, role))
 
 
 async def get_shell_refs(request: Request) -> Response:
@@ -85,10 +88,13 @@ async def post_shell(request: Request) -> Response:
     raw = await body_bytes(request)
     state = writer(request)
     shell = decode_model(raw, model.AssetAdministrationShell)
-    try:
-        state.repo.add(shell)
-    except KeyError:
-        raise ApiError(409, f"an identifiable with id {shell.id!r} already exists") from None
+
+    def write() -> None:
+        try:
+            state.repo.add(shell)
+        except KeyError:
+            raise ApiError(409, f"an identifiable with id {shell.id!r} already exists") from None
+    await locked(state, write)
     return ok(shell, 201)
 
 
@@ -114,12 +120,12 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         new = decode_model(raw, model.AssetAdministrationShell)
         if new.id != shell.id:
             raise ApiError(400, f"body id {new.id!r} differs from the addressed shell {shell.id!r}")
-        state.repo.replace(new)
+        await locked(state, lambda: state.repo.replace(new))
         return no_content()
 
     async def delete_shell(request: Request) -> Response:
         state, shell = target(request)
-        state.repo.delete(shell.id)
+        await locked(state, lambda: state.repo.delete(shell.id))
         return no_content()
 
     async def get_reference(request: Request) -> Response:
@@ -132,9 +138,11 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         raw = await body_bytes(request)
         state, shell = target(request)
         info = decode_model(raw, model.AssetInformation)
-        with state.repo.lock:
+
+        def write() -> None:
             shell.asset_information = info
             state.repo.commit(shell)
+        await locked(state, write)
         return no_content()
 
     async def get_thumbnail(request: Request) -> Response:
@@ -143,8 +151,7 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         thumb = shell.asset_information.default_thumbnail
         if thumb is None or thumb.path not in state.files:
             raise not_found(f"thumbnail of shell {shell.id!r}")
-        with state.files.open(thumb.path) as fh:
-            data = fh.read()
+        data = file_bytes(state.files, thumb.path)
         return Response(data, media_type=thumb.content_type or "application/octet-stream")
 
     async def get_submodel_refs(request: Request) -> Response:
@@ -157,23 +164,27 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         ref = decode_model(raw, model.Reference)
         if not isinstance(ref, model.ModelReference) or not ref.key or ref.key[0].type != model.KeyTypes.SUBMODEL:
             raise ApiError(400, "a submodel reference is a ModelReference whose first key is a Submodel")
-        with state.repo.lock:
+
+        def write() -> None:
             if any(r.key[0].value == ref.key[0].value for r in shell.submodel if r.key):
                 raise ApiError(409, f"shell already references submodel {ref.key[0].value!r}")
             shell.submodel.add(ref)
             state.repo.commit(shell)
+        await locked(state, write)
         return ok(ref, 201)
 
     async def delete_submodel_ref(request: Request) -> Response:
         state, shell = target(request)
         sm_id = decode_id(request.path_params["submodelIdentifier"], "submodelIdentifier")
-        with state.repo.lock:
+
+        def write() -> None:
             refs = [r for r in shell.submodel if r.key and r.key[0].value == sm_id]
             if not refs:
                 raise not_found(f"submodel reference {sm_id!r} in shell {shell.id!r}")
             for r in refs:
                 shell.submodel.discard(r)
             state.repo.commit(shell)
+        await locked(state, write)
         return no_content()
 
     base = prefix or "/"
@@ -192,8 +203,17 @@ def make_routes(prefix: str, locate: ShellLocator, deletable: bool = False) -> l
         routes.append(Route(prefix + "/", get_shell, methods=["GET"]))
     if deletable:
         routes.append(Route(base, delete_shell, methods=["DELETE"]))
-    routes += submodels.make_routes(prefix + "/submodels/{submodelIdentifier}",
-                                    submodels.in_shell(locate))
+
+    def drop_reference(request: Request, state: ApiState, sm_id: str) -> None:
+        shell = state.repo.get_shell(locate(request, state))
+        with state.repo.lock:
+            for ref in [r for r in shell.submodel if r.key and r.key[0].value == sm_id]:
+                shell.submodel.discard(ref)
+            state.repo.commit(shell)
+
+    # DeleteSubmodelById in the AAS Repository deletes the submodel and the shell's reference to it.
+    routes += submodels.make_routes(prefix + "/submodels/{submodelIdentifier}", submodels.in_shell(locate),
+                                    deletable=True, after_delete=drop_reference)
     return routes
 
 

@@ -12,7 +12,7 @@ from packtwin.aas.api.b64 import decode_id
 from packtwin.aas.api.codec import decode_model, to_dict
 from packtwin.aas.api.errors import ApiError
 from packtwin.aas.api.routes import submodels
-from packtwin.aas.api.routes.common import body_bytes, ok, paged
+from packtwin.aas.api.routes.common import body_bytes, locked, ok, paged
 from packtwin.aas.api.state import reader, writer
 from packtwin.aas.api.views import metadata, parse_extent, parse_level, shape
 
@@ -68,10 +68,13 @@ async def post_submodel(request: Request) -> Response:
     raw = await body_bytes(request)
     state = writer(request)
     sm = decode_model(raw, model.Submodel)
-    try:
-        state.repo.add(sm)
-    except KeyError:
-        raise ApiError(409, f"an identifiable with id {sm.id!r} already exists") from None
+
+    def write() -> None:
+        try:
+            state.repo.add(sm)
+        except KeyError:
+            raise ApiError(409, f"an identifiable with id {sm.id!r} already exists") from None
+    await locked(state, write)
     return ok(sm, 201)
 
 

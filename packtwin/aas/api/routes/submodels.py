@@ -20,10 +20,11 @@ from packtwin.aas.api import paths, valueonly
 from packtwin.aas.api.b64 import decode_id
 from packtwin.aas.api.codec import decode_model, to_dict
 from packtwin.aas.api.errors import ApiError, not_found
-from packtwin.aas.api.routes.common import body_bytes, body_json, no_content, ok, paged
+from packtwin.aas.api.routes.common import body_bytes, body_json, locked, no_content, ok, paged
 from packtwin.aas.api.state import ApiState, reader, writer
 from packtwin.aas.api.views import metadata, parse_extent, parse_level, shape
 from packtwin.aas.events import Operation
+from packtwin.aas.interchange import file_bytes
 from packtwin.submodels.access import Role
 
 # (request, state, role) -> submodel id; raises 404 when the submodel is not reachable this way.
@@ -64,27 +65,16 @@ def submodel_json(sm: model.Submodel, request: Request) -> dict:
 
 def value_json(node: model.Submodel | model.SubmodelElement, request: Request) -> Any:
     q = request.query_params
+    # level=core: a submodel's elements with their own values but no nested content; an element with its children.
     deep = parse_level(q.get("level"))
     with_blob = parse_extent(q.get("extent"))
     if isinstance(node, model.Submodel):
-        return _truncate(valueonly.collection_value(node.submodel_element, with_blob), deep, 1)
-    value = valueonly.value_of(node, with_blob)
+        return valueonly.collection_value(node.submodel_element, with_blob, None if deep else 0)
+    value = valueonly.value_of(node, with_blob, None if deep else 1)
     if node.id_short is None:  # an item of a SubmodelElementList has no name to carry
-        return _truncate(value, deep, 1)
-    # Part 2 v3.0 (11.4.2): an element is serialised as a named JSON property, {idShort: value}; see docs/api.md.
-    return {node.id_short: _truncate(value, deep, 1)}
-
-
-def _truncate(value: Any, deep: bool, depth: int) -> Any:
-    """level=core on a ValueOnly tree: nested collections and lists beyond ``depth`` are left out."""
-    if deep:
         return value
-    if isinstance(value, dict):
-        return {k: (_truncate(v, deep, depth - 1) if depth > 0 else v) for k, v in value.items()
-                if depth > 0 or not isinstance(v, dict | list)}
-    if isinstance(value, list):
-        return [_truncate(v, deep, depth - 1) for v in value] if depth > 0 else []
-    return value
+    # Part 2 v3.0 (11.4.2): an element is serialised as a named JSON property, {idShort: value}; see docs/api.md.
+    return {node.id_short: value}
 
 
 # Part 2 v3.0, table of valid modifiers: $path only for elements with children.
@@ -97,8 +87,10 @@ def reference_of(element: model.Referable) -> model.ModelReference:
 
 # -- handlers --------------------------------------------------------------------------------------------------------
 
-def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[Route]:
-    """All submodel routes under ``prefix`` (``prefix`` itself is the submodel)."""
+def make_routes(prefix: str, locate: Locator, deletable: bool = False,
+                after_delete: Callable[[Request, ApiState, str], None] | None = None) -> list[Route]:
+    """All submodel routes under ``prefix`` (``prefix`` itself is the submodel); ``after_delete`` runs after the
+    submodel was deleted (the AAS Repository drops the shell's reference to it)."""
 
     def read(request: Request) -> tuple[ApiState, Role, model.Submodel]:
         state, role = reader(request)
@@ -129,12 +121,17 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
         new = decode_model(raw, model.Submodel)
         if new.id != sm.id:
             raise ApiError(400, f"body id {new.id!r} differs from the addressed submodel {sm.id!r}")
-        state.repo.replace(new)
+        await locked(state, lambda: state.repo.replace(new))
         return no_content()
 
     async def delete_submodel(request: Request) -> Response:
         state, sm = target(request)
-        state.repo.delete(sm.id)
+
+        def write() -> None:
+            state.repo.delete(sm.id)
+            if after_delete is not None:
+                after_delete(request, state, sm.id)
+        await locked(state, write)
         return no_content()
 
     async def get_metadata(request: Request) -> Response:
@@ -148,10 +145,11 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
     async def patch_value(request: Request) -> Response:
         raw = await body_json(request)
         state, sm = target(request)
-        with state.repo.lock:
-            staged = valueonly.stage_collection(sm.submodel_element, raw, "")
-            valueonly.apply(staged)
+
+        def write() -> None:
+            valueonly.apply(valueonly.stage_collection(sm.submodel_element, raw, ""))
             state.repo.commit(sm)
+        await locked(state, write)
         return no_content()
 
     async def get_reference(request: Request) -> Response:
@@ -185,7 +183,7 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
         items = [el for el in sm.submodel_element if valueonly.has_value(el)]
         # ValueOnly of an element is {idShort: value} (IDTA-01002 Part 2, SubmodelElementValue in a paged list).
         return paged(items, request,
-                     lambda el: {el.id_short: _truncate(valueonly.value_of(el, with_blob), deep, 0)})
+                     lambda el: {el.id_short: valueonly.value_of(el, with_blob, None if deep else 0)})
 
     async def get_elements_reference(request: Request) -> Response:
         _, _, sm = read(request)
@@ -203,9 +201,11 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
         raw = await body_bytes(request)
         state, sm = target(request)
         element = _decode_element(raw)
-        with state.repo.lock:
+
+        def write() -> None:
             _add_child(sm, sm.submodel_element, element)
             state.repo.commit(sm, str(element.id_short), Operation.CREATED, element)
+        await locked(state, write)
         return ok(element, 201)
 
     # ---- one element
@@ -250,7 +250,8 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
         raw = await body_bytes(request)
         state, sm = target(request)
         new = _decode_element(raw)
-        with state.repo.lock:
+
+        def write() -> None:
             old = paths.resolve(sm, path)
             parent = old.parent
             container = _container(parent)
@@ -260,6 +261,7 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
                 new.id_short = None
             _replace_child(parent, container, old, new)
             state.repo.commit(sm, path, Operation.UPDATED, new)
+        await locked(state, write)
         return no_content()
 
     async def post_element(request: Request) -> Response:
@@ -267,33 +269,38 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
         raw = await body_bytes(request)
         state, sm = target(request)
         element = _decode_element(raw)
-        with state.repo.lock:
+
+        def write() -> None:
             parent = paths.resolve(sm, path)
             container = _container(parent)
             if container is None:
                 raise ApiError(400, f"a {type(parent).__name__} cannot contain submodel elements")
             _add_child(parent, container, element)
             state.repo.commit(sm, paths.path_of(element), Operation.CREATED, element)
+        await locked(state, write)
         return ok(element, 201)
 
     async def delete_element(request: Request) -> Response:
         path = element_path(request)
         state, sm = target(request)
-        with state.repo.lock:
+
+        def write() -> None:
             element = paths.resolve(sm, path)
-            container = _container(element.parent)
-            container.remove(element)
-            state.repo.commit(sm, path, Operation.DELETED, None)
+            _container(element.parent).remove(element)
+            state.repo.commit(sm, path, Operation.DELETED, element)
+        await locked(state, write)
         return no_content()
 
     async def patch_element_value(request: Request) -> Response:
         path = element_path(request)
         raw = await body_json(request)
         state, sm = target(request)
-        with state.repo.lock:
+
+        def write() -> None:
             element = paths.resolve(sm, path)
             valueonly.set_value(element, valueonly.unwrap(element, raw), path)
             state.repo.commit(sm, path, Operation.UPDATED, element)
+        await locked(state, write)
         return no_content()
 
     async def get_attachment(request: Request) -> Response:
@@ -308,8 +315,7 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False) -> list[R
             raise ApiError(400, f"{path!r} is a {type(element).__name__}, not a File or Blob")
         if element.value is None or element.value not in state.files:
             raise not_found(f"attachment of {path!r} (the File refers to {element.value!r}, not stored here)")
-        with state.files.open(element.value) as fh:
-            data = fh.read()
+        data = file_bytes(state.files, element.value)
         return Response(data, media_type=element.content_type or "application/octet-stream")
 
     el = prefix + "/submodel-elements/{idShortPath}"

@@ -1,0 +1,274 @@
+"""Fault detection over the cells of one pack (arrays over cells): internal short circuit, voltage-sensor faults
+(stuck, offset, noise), abnormal temperature and thermal-runaway precursors, and imbalance with a balancing
+recommendation.
+
+Cells in series carry the same current and share the same model errors, so each cell is judged *against the pack's
+other cells*: common-mode effects (current-sensor offset, OCV-table error, temperature) cancel in the difference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    # Internal short: the leak current estimated from the drift of each cell's charge against the pack median.
+    short_window_s: float = 1800.0       # exponential window of the drift regression
+    short_min_leak_a: float = 0.008      # leak current that counts as a short (3.7 V / 0.008 A ~ 460 ohm)
+    short_robust_z: float = 5.0          # and stands out of the pack's spread by this many robust sigmas
+    short_min_span_s: float = 1800.0     # evidence needed before judging
+    short_persist_s: float = 300.0       # the condition must hold this long
+    # Voltage sensors.
+    stuck_samples: int = 6            # fault-check periods (averages) without any change
+    offset_v: float = 0.015
+    offset_persist_s: float = 60.0
+    noise_ratio: float = 5.0
+    noise_min_v: float = 0.004
+    noise_persist_s: float = 30.0
+    # Temperature (degC, K/min, K).
+    temp_high_c: float = 60.0
+    temp_low_c: float = -30.0
+    dtdt_k_per_min: float = 1.0
+    spread_k: float = 15.0
+    # Imbalance: recommend balancing above this charge difference (fraction of capacity).
+    imbalance_fraction: float = 0.02
+    balance_target_fraction: float = 0.005
+    balance_period_s: float = 3600.0
+
+
+@dataclass
+class Alert:
+    kind: str                  # internal_short | sensor_stuck | sensor_offset | sensor_noise | over_temperature |
+    #                            under_temperature | thermal_runaway_precursor | temperature_spread
+    severity: str              # warning | critical
+    t: float
+    cells: list[int]
+    value: float
+    message: str
+    sensors: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "severity": self.severity, "t": self.t, "cells": self.cells,
+                "sensors": self.sensors, "value": self.value, "message": self.message}
+
+
+@dataclass
+class BalancingCommand:
+    t: float
+    cells: list[int]
+    charge_ah: list[float]     # charge to bleed from each listed cell (passive balancing)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"command": "balance", "t": self.t, "cells": self.cells,
+                "charge_ah": [round(x, 6) for x in self.charge_ah]}
+
+
+class _SharedRegression:
+    """Exponentially weighted least squares of every cell's series on the same regressors, O(cells) per step.
+
+    The regressors (time, counted charge, current) are common to the cells of a series string, so their Gram
+    matrix is shared and one small solve serves all cells.
+    """
+
+    def __init__(self, n: int, k: int, window_s: float) -> None:
+        self.window_s = window_s
+        self.G = np.zeros((k, k))
+        self.B = np.zeros((n, k))
+        self.span = 0.0
+
+    def add(self, dt: float, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None:
+        d = math.exp(-dt / self.window_s)
+        self.G *= d
+        self.B *= d
+        self.G += weight * np.outer(x, x)
+        self.B += weight * (y[:, None] * x[None, :])
+        self.span = self.span * d + dt
+
+    def solve(self) -> np.ndarray | None:
+        # A ridge of 1e-9 of the trace keeps a regressor that never moved (e.g. no current yet) harmless.
+        ridge = 1e-9 * np.trace(self.G) + 1e-12
+        try:
+            return np.linalg.solve(self.G + ridge * np.eye(len(self.G)), self.B.T).T
+        except np.linalg.LinAlgError:
+            return None
+
+
+class FaultDetector:
+    def __init__(self, n_cells: int, capacity_ah: np.ndarray | float, config: FaultConfig | None = None) -> None:
+        self.cfg = config or FaultConfig()
+        self.n = n_cells
+        self.capacity_ah = np.asarray(capacity_ah, dtype=float) * np.ones(n_cells)
+        # Regressors of the relative charge: 1, time (h), counted charge (Ah), current (A).
+        self._drift = _SharedRegression(n_cells, 4, self.cfg.short_window_s)
+        self._t0: float | None = None
+        self._ah = 0.0
+        self._i_slow = 0.0
+        self._short_since = np.full(n_cells, np.nan)
+        self._short_flagged = np.zeros(n_cells, dtype=bool)
+        self._prev_v: np.ndarray | None = None
+        self._prev_i = 0.0
+        self._prev_d: np.ndarray | None = None
+        self._stuck = np.zeros(n_cells, dtype=np.int64)
+        self._stuck_flagged = np.zeros(n_cells, dtype=bool)
+        self._d_fast = np.zeros(n_cells)
+        self._d_slow: np.ndarray | None = None
+        self._rest_s = 0.0
+        self._offset_since = np.full(n_cells, np.nan)
+        self._offset_flagged = np.zeros(n_cells, dtype=bool)
+        self._hf_var = np.zeros(n_cells)
+        self._noise_flagged = np.zeros(n_cells, dtype=bool)
+        self._noise_since = np.full(n_cells, np.nan)
+        self._prev_temp: np.ndarray | None = None
+        self._dtdt = None
+        self._temp_flags: set[tuple[str, int]] = set()
+        self._last_balance_t = -math.inf
+        self.t_start: float | None = None
+        self.leak_a = np.zeros(n_cells)
+
+    # --- internal short -------------------------------------------------------------------------------------------
+    def _internal_short(self, t: float, dt: float, current_a: float, soc_v: np.ndarray) -> list[Alert]:
+        """A short discharges its cell by V/R behind the current sensor's back: the cell's charge, as its own voltage
+        tells it, drifts linearly in time against the pack median. Capacity differences make the relative charge
+        follow the counted charge instead, resistance differences follow the current: both are regressed out."""
+        if self._t0 is None:
+            self._t0 = t
+        self._ah += current_a * dt / 3600.0
+        rel = (soc_v - np.median(soc_v)) * self.capacity_ah
+        x = np.array([1.0, (t - self._t0) / 3600.0, self._ah, current_a])
+        # The voltage tells a cell's charge best near rest; under load, and while the cells relax after a load
+        # (each with its own time constants), the model error dominates.
+        one_c = float(np.median(self.capacity_ah))
+        self._i_slow += min(dt / 600.0, 1.0) * (abs(current_a) - self._i_slow)
+        c_rate = current_a / one_c
+        w = 1.0 / (1.0 + (c_rate / 0.1) ** 2 + (self._i_slow / one_c / 0.05) ** 2)
+        self._drift.add(dt, x, rel, weight=w)
+        if t - self._t0 < self.cfg.short_min_span_s:
+            return []
+        theta = self._drift.solve()
+        if theta is None:
+            return []
+        leak = -theta[:, 1]  # Ah per hour = A
+        leak = leak - np.median(leak)
+        self.leak_a = leak
+        mad = 1.4826 * np.median(np.abs(leak)) + 1e-4
+        cond = (leak > self.cfg.short_min_leak_a) & (leak / mad > self.cfg.short_robust_z)
+        self._short_since = np.where(cond, np.where(np.isnan(self._short_since), t, self._short_since), np.nan)
+        fire = cond & (t - self._short_since >= self.cfg.short_persist_s) & ~self._short_flagged
+        self._short_flagged |= fire
+        return [Alert("internal_short", "critical", t, [int(c)], float(leak[c]),
+                      f"cell {int(c)} loses {1000 * leak[c]:.1f} mA against the pack: suspected internal short")
+                for c in np.nonzero(fire)[0]]
+
+    # --- voltage sensors ------------------------------------------------------------------------------------------
+    def _sensors(self, t: float, dt: float, current_a: float, v: np.ndarray) -> list[Alert]:
+        cfg = self.cfg
+        alerts: list[Alert] = []
+        d = v - np.median(v)
+        if self._prev_v is not None:
+            dv = np.abs(v - self._prev_v)
+            # Evidence of a frozen reading: the load changed and the other cells answered, this one did not.
+            load_step = abs(current_a - self._prev_i) > 0.05 * float(np.median(self.capacity_ah))
+            others_moving = load_step and np.median(dv) > 0.002
+            self._stuck = np.where((dv == 0) & others_moving, self._stuck + 1, np.where(dv > 0.0015, 0, self._stuck))
+            fire = (self._stuck >= cfg.stuck_samples) & ~self._stuck_flagged
+            self._stuck_flagged |= fire
+            alerts += [Alert("sensor_stuck", "warning", t, [int(c)], float(v[c]),
+                             f"cell {int(c)} voltage frozen at {v[c]:.4f} V while the pack moves")
+                       for c in np.nonzero(fire)[0]]
+            # High-frequency noise of each cell relative to the pack (second difference of d cancels the load).
+            hf = d - self._prev_d
+            a = min(dt / 60.0, 1.0)
+            self._hf_var += a * (hf * hf - self._hf_var)
+            ref = np.median(self._hf_var)
+            std = np.sqrt(self._hf_var)
+            cond = (self._hf_var > cfg.noise_ratio ** 2 * ref) & (std > cfg.noise_min_v) & ~self._stuck_flagged
+            self._noise_since = np.where(cond, np.where(np.isnan(self._noise_since), t, self._noise_since), np.nan)
+            fire = cond & (t - self._noise_since >= cfg.noise_persist_s) & ~self._noise_flagged
+            self._noise_flagged |= fire
+            alerts += [Alert("sensor_noise", "warning", t, [int(c)], float(std[c]),
+                             f"cell {int(c)} voltage noise {1000 * std[c]:.1f} mV, pack typical "
+                             f"{1000 * math.sqrt(ref):.1f} mV") for c in np.nonzero(fire)[0]]
+        # Offset: a step of the cell's deviation from the pack at low current (load differences excluded).
+        low_current = abs(current_a) < 0.05 * float(np.median(self.capacity_ah))
+        if low_current:
+            if self._d_slow is None:
+                self._d_slow = d.copy()
+                self._d_fast = d.copy()
+            self._rest_s += dt
+            self._d_fast += min(dt / 20.0, 1.0) * (d - self._d_fast)
+            # The reference is a running mean at first (no single noisy sample anchors it), then follows within
+            # ten minutes: a step, not a drift (a short's slow drift is judged by the short detector).
+            self._d_slow += min(dt / min(self._rest_s, 600.0), 1.0) * (d - self._d_slow)
+            step = self._d_fast - self._d_slow
+            cond = (np.abs(step) > cfg.offset_v) & (self._rest_s > 120.0) & ~self._stuck_flagged \
+                & ~self._noise_flagged
+            self._offset_since = np.where(cond, np.where(np.isnan(self._offset_since), t, self._offset_since),
+                                          np.nan)
+            fire = cond & (t - self._offset_since >= cfg.offset_persist_s) & ~self._offset_flagged
+            self._offset_flagged |= fire
+            alerts += [Alert("sensor_offset", "warning", t, [int(c)], float(step[c]),
+                             f"cell {int(c)} voltage jumped {1000 * step[c]:+.0f} mV against the pack at rest")
+                       for c in np.nonzero(fire)[0]]
+        self._prev_v = v.copy()
+        self._prev_d = d
+        self._prev_i = current_a
+        return alerts
+
+    # --- temperature ----------------------------------------------------------------------------------------------
+    def _temperature(self, t: float, dt: float, temp: np.ndarray) -> list[Alert]:
+        cfg = self.cfg
+        alerts: list[Alert] = []
+        if temp.size == 0:
+            return alerts
+        if self._prev_temp is not None and self._prev_temp.shape == temp.shape and dt > 0:
+            rate = (temp - self._prev_temp) / dt * 60.0
+            a = min(dt / 30.0, 1.0)
+            self._dtdt = rate if self._dtdt is None else self._dtdt + a * (rate - self._dtdt)
+        self._prev_temp = temp.copy()
+
+        def once(kind: str, idx: int, severity: str, value: float, msg: str) -> None:
+            if (kind, idx) not in self._temp_flags:
+                self._temp_flags.add((kind, idx))
+                alerts.append(Alert(kind, severity, t, [], value, msg, sensors=[idx]))
+
+        for j in np.nonzero(temp > cfg.temp_high_c)[0]:
+            once("over_temperature", int(j), "critical", float(temp[j]), f"sensor {j} at {temp[j]:.1f} degC")
+        for j in np.nonzero(temp < cfg.temp_low_c)[0]:
+            once("under_temperature", int(j), "warning", float(temp[j]), f"sensor {j} at {temp[j]:.1f} degC")
+        if self._dtdt is not None:
+            for j in np.nonzero(self._dtdt > cfg.dtdt_k_per_min)[0]:
+                once("thermal_runaway_precursor", int(j), "critical", float(self._dtdt[j]),
+                     f"sensor {j} rising {self._dtdt[j]:.2f} K/min")
+        spread = float(temp.max() - temp.min()) if temp.size > 1 else 0.0
+        if spread > cfg.spread_k:
+            once("temperature_spread", int(np.argmax(temp)), "warning", spread, f"temperature spread {spread:.1f} K")
+        return alerts
+
+    # --- imbalance ------------------------------------------------------------------------------------------------
+    def balancing(self, t: float, soc: np.ndarray, capacity_ah: np.ndarray) -> BalancingCommand | None:
+        """Passive balancing: bleed every cell down to the SoC of the emptiest one, when the SoC spread exceeds
+        ``imbalance_fraction``; at most once per ``balance_period_s``."""
+        cfg = self.cfg
+        if t - self._last_balance_t < cfg.balance_period_s:
+            return None
+        s = np.clip(soc, 0.0, 1.0)
+        spread = s - np.min(s)
+        if np.max(spread) <= cfg.imbalance_fraction:
+            return None
+        excess = spread * capacity_ah
+        cells = np.nonzero(spread > cfg.balance_target_fraction)[0]
+        self._last_balance_t = t
+        return BalancingCommand(t, [int(c) for c in cells], [float(excess[c]) for c in cells])
+
+    def update(self, t: float, dt: float, current_a: float, voltage_v: np.ndarray, temperature_c: np.ndarray,
+               soc_v: np.ndarray) -> list[Alert]:
+        """One step with clean data (the worker filters bad samples before). ``soc_v`` is the SoC each cell's
+        voltage implies under its model (OCV inverse of the voltage plus the overpotentials)."""
+        alerts = self._sensors(t, dt, current_a, voltage_v)
+        alerts += self._internal_short(t, dt, current_a, soc_v)
+        alerts += self._temperature(t, dt, temperature_c)
+        return alerts

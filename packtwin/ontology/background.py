@@ -1,0 +1,115 @@
+"""RDF without a long start: the graph fills in the background while everything else runs (demo, serve).
+
+:class:`packtwin.ontology.sync.RdfSync` converts the whole repository at start, which for a fleet of thousands of
+identifiables takes minutes. Here the repository's change events are queued (coalesced per identifiable, latest
+wins) and applied by a background thread first; between them the thread converts the not-yet-loaded identifiables,
+packs before modules before cells, so SPARQL answers about packs early and about every cell eventually.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+from packtwin.aas.events import ChangeEvent, Operation, Target
+from packtwin.aas.repository import Repository, target_of
+from packtwin.ontology.store import GraphStore
+from packtwin.ontology.sync import RdfSync
+
+logger = logging.getLogger(__name__)
+
+
+def _order(identifier: str) -> int:
+    for rank, level in enumerate(("/pack/", "/module/", "/cell/")):
+        if level in identifier:
+            return rank
+    return 3
+
+
+class BackgroundRdf:
+    def __init__(self, repo: Repository, store: GraphStore | None = None, chunk: int = 20,
+                 duty: float = 0.5) -> None:
+        self.repo = repo
+        self.store = store or GraphStore()
+        self.sync = RdfSync(repo, self.store)
+        self.chunk = chunk
+        # Share of the time the initial load may take: it holds the GIL, and the HTTP server must stay responsive.
+        self.duty = duty
+        self.total = 0
+        self.loaded = 0
+        self._pending: OrderedDict[str, ChangeEvent] = OrderedDict()
+        self._todo: list[str] = []
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = None
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self.sync.lock
+
+    def start(self) -> BackgroundRdf:
+        self._unsubscribe = self.repo.bus.subscribe(self._on_event)
+        with self.repo.lock:
+            self._todo = sorted(self.repo.store.ids() if hasattr(self.repo.store, "ids")
+                                else [o.id for o in self.repo], key=_order, reverse=True)
+        self.total = len(self._todo)
+        self._thread = threading.Thread(target=self._run, name="packtwin-rdf-load", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _on_event(self, event: ChangeEvent) -> None:
+        # Element events are applied as an update of their submodel: coalescing keeps the queue bounded.
+        if event.target is Target.SUBMODEL_ELEMENT:
+            event = ChangeEvent(Operation.UPDATED, Target.SUBMODEL, event.identifiable_id)
+        with self._cond:
+            self._pending.pop(event.identifiable_id, None)
+            self._pending[event.identifiable_id] = ChangeEvent(event.operation, event.target, event.identifiable_id)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        done: set[str] = set()
+        while not self._stop.is_set():
+            with self._cond:
+                if not self._pending and not self._todo:
+                    self._cond.wait(0.5)
+                    continue
+                batch = [self._pending.popitem(last=False)[1] for _ in range(min(self.chunk, len(self._pending)))]
+            for event in batch:
+                self._apply(event)
+                done.add(event.identifiable_id)
+            if not batch:
+                started = time.monotonic()
+                for _ in range(self.chunk):
+                    with self._cond:
+                        if not self._todo or self._pending:
+                            break
+                        ident = self._todo.pop()
+                    if ident in done:
+                        continue
+                    try:
+                        obj = self.repo.get(ident)
+                    except KeyError:
+                        continue
+                    self._apply(ChangeEvent(Operation.CREATED, target_of(obj), ident, obj=obj))
+                    done.add(ident)
+                    self.loaded += 1
+                busy = time.monotonic() - started
+                self._stop.wait(busy * (1.0 - self.duty) / self.duty)
+
+    def _apply(self, event: ChangeEvent) -> None:
+        try:
+            self.sync.on_event(event)
+        except Exception:
+            logger.exception("RDF sync failed on %s", event.identifiable_id)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from packtwin.analytics.cellmodel import CellSpec
+from packtwin.analytics.faults import FaultDetector
+from packtwin.analytics.scenario import drive_profile, pack_record
+from packtwin.analytics.worker import AnalyticsWorker, WorkerConfig
+
+ONSET_S = 3600.0
+
+
+def _run(data_dir, hours, short, seed, n=12):
+    spec = CellSpec.from_json(data_dir / "telemetry" / "dfn_cell.json")
+    current = drive_profile(data_dir / "drive_cycles" / "UDDS.csv", spec.capacity_ah, 10.0, hours / 24)
+    rec = pack_record(spec, n, current, 10.0, seed=seed, short_ohm=short, short_from_s=ONSET_S)
+    alerts = []
+    w = AnalyticsWorker(spec, WorkerConfig(estimate_period_s=3600.0), on_alert=lambda p, a: alerts.append(a))
+    for f in rec.frames("PT-P000001"):
+        w.update(f)
+    return [a for a in alerts if a.kind == "internal_short"], rec
+
+
+def test_100_ohm_short_flagged_within_2_h(data_dir):
+    shorts, _ = _run(data_dir, 3.5, {4: 100.0}, seed=21)
+    assert [a.cells for a in shorts] == [[4]]
+    delay_h = (shorts[0].t - 1.7e9 - ONSET_S) / 3600.0
+    assert delay_h <= 2.0
+    assert shorts[0].value == pytest.approx(3.8 / 100.0, rel=0.5)  # the leak current, A
+
+
+def test_healthy_pack_raises_no_short_alarm(data_dir):
+    shorts, _ = _run(data_dir, 36.0, None, seed=22)
+    assert shorts == []
+
+
+def test_stuck_offset_and_noisy_voltage_sensors_are_told_apart():
+    rng = np.random.default_rng(0)
+    n, steps = 8, 600
+    # A load that changes every 3 s for 200 s (driving), then a rest.
+    current = np.where(np.arange(steps) < 200, np.repeat(rng.uniform(-5.0, 10.0, steps // 3 + 1), 3)[:steps], 0.0)
+    volts = 3.7 - 0.02 * current[:, None] + 0.002 * rng.standard_normal((steps, n))
+    volts[20:, 1] = volts[20, 1]                       # stuck while the load changes
+    volts[300:, 2] += 0.05                             # offset step during the rest
+    volts[:, 3] += 0.03 * rng.standard_normal(steps)   # noisy
+    det = FaultDetector(n, 5.0)
+    kinds = {}
+    for k in range(steps):
+        for a in det.update(float(k), 1.0, float(current[k]), volts[k], np.array([25.0]), np.full(n, 0.5)):
+            kinds.setdefault(a.kind, set()).update(a.cells)
+    assert kinds.get("sensor_stuck") == {1}
+    assert kinds.get("sensor_offset") == {2}
+    assert kinds.get("sensor_noise") == {3}
+
+
+def test_temperature_alerts():
+    det = FaultDetector(4, 5.0)
+    v = np.full(4, 3.7)
+    got = []
+    temps = [np.array([25.0, 25.0, 25.0])] * 10
+    temps += [np.array([25.0 + 3.0 * k, 25.0, 25.0]) for k in range(1, 15)]  # 3 K/min on sensor 0 -> 67 degC
+    for k, t in enumerate(temps):
+        got += det.update(60.0 * k, 60.0, 0.0, v, t, np.full(4, 0.5))
+    kinds = {a.kind for a in got}
+    assert {"thermal_runaway_precursor", "over_temperature", "temperature_spread"} <= kinds
+    assert all(a.sensors == [0] for a in got if a.kind != "temperature_spread")
+
+
+def test_balancing_recommends_which_cells_and_how_much():
+    det = FaultDetector(4, 5.0)
+    soc = np.array([0.50, 0.53, 0.51, 0.50])
+    cmd = det.balancing(0.0, soc, np.full(4, 5.0))
+    assert cmd is not None
+    assert cmd.cells == [1, 2]
+    assert cmd.charge_ah == pytest.approx([0.15, 0.05])
+    assert det.balancing(10.0, soc, np.full(4, 5.0)) is None  # rate-limited
+    assert FaultDetector(4, 5.0).balancing(0.0, np.full(4, 0.5), np.full(4, 5.0)) is None

@@ -1,0 +1,103 @@
+"""``packtwin demo`` as a user runs it: a subprocess, a real broker, a real HTTP port, the summary line last."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from packtwin.connectors.broker import free_port
+from tests.fixtures.demo_process import ROOT, DemoProcess
+
+
+def _summary(lines: list[str]) -> dict:
+    assert lines, "no output"
+    return json.loads(lines[-1])
+
+
+def test_demo_runs_everything_and_prints_the_summary_last(tmp_path: Path) -> None:
+    dead = f"mqtt://127.0.0.1:{free_port()}"  # nothing answers there: the embedded broker must start
+    demo = DemoProcess("--packs", "3", "--duration", "20", "--port", "0", "--mqtt", dead, "--data", str(tmp_path))
+    try:
+        url = demo.wait_for(r"dashboard\s+(http://127\.0\.0\.1:\d+)/", 90).group(1)
+        demo.wait_for(r"MQTT broker\s+mqtt://127\.0\.0\.1:\d+ \(embedded\)", 5)
+        key = demo.wait_for(r"operator: X-API-Key (\S+)", 5).group(1)
+        op = {"X-API-Key": key}
+        # The same port serves the dashboard, the AAS API, SPARQL and the live endpoints.
+        assert "<title>packtwin" in requests.get(url + "/", timeout=10).text
+        shells = requests.get(url + "/api/v3.0/shells", params={"limit": 5}, timeout=30).json()
+        assert len(shells["result"]) == 5
+        assert requests.get(url + "/dashboard/api/overview", timeout=10).status_code == 401
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            ov = requests.get(url + "/dashboard/api/overview", headers=op, timeout=10).json()
+            if all(p["frames"] > 0 for p in ov["packs"]):
+                break
+            time.sleep(0.5)
+        assert [p["pack_id"] for p in ov["packs"]] == ["PT-P000001", "PT-P000002", "PT-P000003"]
+        assert all(p["frames"] > 0 for p in ov["packs"])
+        r = requests.post(url + "/sparql", data={"query": "ASK { ?s ?p ?o }"},
+                          headers={"Accept": "application/sparql-results+json"}, timeout=30)
+        assert r.status_code == 200 and r.json()["boolean"] is True
+        with requests.get(url + "/events", params={"key": key}, stream=True, timeout=10) as stream:
+            kinds = set()
+            for raw in stream.iter_lines(decode_unicode=True):
+                if raw.startswith("event: "):
+                    kinds.add(raw[7:])
+                if "stats" in kinds:
+                    break
+        assert "stats" in kinds
+    finally:
+        rc = demo.finish(90)
+    assert rc == 0, demo.stderr[-3000:]
+    s = _summary(demo.lines)
+    assert s["packs"] == 3
+    assert s["frames_ingested"] > 3 * 100  # 20 frames/s per pack at the default speed
+    assert s["cell_samples_ingested"] == 96 * s["frames_ingested"]
+    assert s["frames_deadlettered"] >= 1  # the malformed frame the demo sends on purpose
+    assert s["estimates_written"] > 0
+    assert s["alerts_raised"] >= 0
+    # What the demo stored is really there: frames in the time series, estimates in the repository.
+    from packtwin.aas.repository import Repository
+    from packtwin.timeseries.sqlite import SQLiteTimeSeries
+
+    with SQLiteTimeSeries(tmp_path / "timeseries.sqlite") as ts:
+        assert ts.count() == s["frames_ingested"]
+        assert len(ts.deadletters()) == s["frames_deadlettered"]
+    repo = Repository.open(tmp_path / "repository.sqlite")
+    pc = repo.get_submodel("https://example.org/packtwin/sm/pack/PT-P000001/ProductCondition")
+    soc = pc.get_referable("StateOfCharge").get_referable("StateOfChargeValue").value
+    assert 0 <= float(soc) <= 100 and float(soc) != 50.0  # 50.0 is the fleet builder's initial value
+
+
+def test_demo_uses_an_existing_broker_and_stops_cleanly_on_ctrl_c(tmp_path: Path, mqtt_broker) -> None:
+    demo = DemoProcess("--packs", "2", "--port", "0", "--mqtt", mqtt_broker.url, "--data", str(tmp_path))
+    try:
+        demo.wait_for(r"stop with Ctrl-C", 90)
+        assert any(f"MQTT broker    {mqtt_broker.url} (existing)" in line for line in demo.lines), demo.lines
+        time.sleep(4)
+        demo.proc.send_signal(signal.SIGINT)
+    finally:
+        rc = demo.finish(60)
+    assert rc == 0, demo.stderr[-3000:]
+    assert "Traceback" not in demo.stderr
+    s = _summary(demo.lines)
+    assert s["packs"] == 2 and s["frames_ingested"] > 0
+
+
+def test_demo_refuses_a_taken_port_clearly(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "packtwin", "demo", "--port", str(port), "--duration", "5",
+                            "--data", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert f"port {port}" in r.stderr and "--port 0" in r.stderr
+    assert not (tmp_path / "repository.sqlite").exists()  # nothing was started
