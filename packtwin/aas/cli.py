@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate = subparsers.add_parser("validate", help="check an AAS file: metamodel, templates, access groups")
     validate.add_argument("file")
     validate.add_argument("--no-metamodel", action="store_true", help="skip the aas-core3.1 verification")
+    validate.add_argument("--shacl", action="store_true",
+                          help="also check the RDF of the file with the IDTA AAS shapes and the packtwin passport "
+                               "shapes (pyshacl; slow on large files)")
     validate.set_defaults(func=_validate)
 
 
@@ -70,7 +73,11 @@ def _validate(args: argparse.Namespace) -> int:
     except InterchangeError as exc:
         print(exc)
         return 1
-    violations = validate_environment(objects, metamodel=not args.no_metamodel)
+    violations = [str(v) for v in validate_environment(objects, metamodel=not args.no_metamodel)]
+    if args.shacl:
+        from packtwin.ontology.shacl import validate_shacl
+
+        violations += [f"SHACL: {line}" for line in validate_shacl(args.file)]
     for v in violations:
         print(f"{args.file}: {v}")
     if violations:

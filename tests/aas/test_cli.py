@@ -99,3 +99,11 @@ def test_bom_cycle_is_a_violation(small_fleet, tmp_path):
     run = packtwin("validate", "--no-metamodel", str(path))
     assert run.returncode == 1
     assert "cycle in the pack hierarchy" in run.stdout and pack_asset in run.stdout
+
+
+def test_validate_with_shacl_shapes(tmp_path):
+    out = tmp_path / "fleet.json"
+    assert packtwin("fleet", "create", "--packs", "1", "--modules", "1", "--cells", "1", "--out", str(out)).returncode == 0
+    # The generated fleet conforms to the IDTA AAS shapes and the passport shapes (violations: tests/ontology).
+    clean = packtwin("validate", "--shacl", str(out))
+    assert clean.returncode == 0, clean.stdout
