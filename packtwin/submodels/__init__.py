@@ -30,18 +30,8 @@ PARTS: tuple[Part, ...] = (
     time_series.PART,
 )
 
-PASSPORT_PARTS: tuple[Part, ...] = tuple(p for p in PARTS if p.is_passport)
-
-
 def part_for(semantic_id: str | None) -> Part | None:
     for part in PARTS:
         if part.semantic_id == semantic_id:
             return part
     return None
-
-
-def part_named(name: str) -> Part:
-    for part in PARTS:
-        if part.name == name:
-            return part
-    raise KeyError(name)

@@ -9,7 +9,6 @@ Values are given as a nested mapping that mirrors the template (see :meth:`Submo
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import re
@@ -220,10 +219,6 @@ class SubmodelTemplate:
     def unit_of(self, semantic_id: str | None) -> str | None:
         return self._units.get(samm_key(semantic_id))
 
-    def concept_descriptions(self) -> list[model.ConceptDescription]:
-        return [json.loads(json.dumps(cd), cls=json_deserialization.StrictAASFromJsonDecoder)
-                for cd in self.concept_descriptions_raw]
-
     def nodes(self) -> Iterator[tuple[str, Node]]:
         """Every template node with its idShortPath (list items as ``List[]``)."""
         def walk(node: Node, path: str) -> Iterator[tuple[str, Node]]:
@@ -292,7 +287,3 @@ def _value_of(e: model.SubmodelElement) -> Any:
     if isinstance(e, model.Entity):
         return element_values(list(e.statement))
     return None
-
-
-def deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(raw)

@@ -2,6 +2,7 @@
 
 import json
 import zipfile
+from pathlib import Path
 
 import aas_core3_1.jsonization as core_json
 import aas_core3_1.verification as core_verification
@@ -12,7 +13,7 @@ from packtwin.aas.documents import thumbnail_png
 from packtwin.aas.interchange import InterchangeError, file_bytes, read_environment, write_environment
 from packtwin.aas.serialization import environment_json
 
-DATA = __import__("pathlib").Path(__file__).parent.parent / "data" / "idta"
+DATA = Path(__file__).parent.parent / "data" / "idta"
 
 
 # Lists the metamodel defines as sets (basyx keeps them in Python sets, so their order is not kept).
