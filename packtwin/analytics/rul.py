@@ -1,10 +1,15 @@
 """Remaining useful life: a capacity-fade model fitted with uncertainty (Bayesian), end of life as the first cycle from
 which the capacity stays below a threshold.
 
-Fade model: ``C(k) = a + A * exp(-k / tau) - beta * k`` -- an early transient (SEI formation, break-in) decaying with
-``tau`` plus a steady linear fade. For a given ``tau`` the model is linear in ``(a, A, beta)``, so the posterior is a
-conjugate Gaussian / inverse-gamma one; ``tau`` is marginalised over a grid by the model evidence. Predictions are
-drawn from the joint posterior (Student-t in the parameters), which gives the 90 % interval.
+Fade model: ``C(k) = a + A * exp(-k / tau) - beta * k**z`` -- an early transient (SEI formation, break-in) decaying
+with ``tau`` plus a steady fade that is linear (``z = 1``) or slows down (``z < 1``; SEI growth goes as the square root
+of time, cells aged in the cold slow down further). For given ``(tau, z)`` the model is linear in ``(a, A, beta)``, so
+the posterior is a conjugate Gaussian / inverse-gamma one; ``tau`` and ``z`` are marginalised over a grid by the model
+evidence. Predictions are drawn from the joint posterior (Student-t in the parameters), which gives the 90 % interval.
+
+End of life is defined on readings -- the first cycle from which they stay below the threshold -- so it is predicted
+on readings: each draw's future is its trend plus reading noise of the draw's own variance, after the clean readings
+so far. A trend that touches the threshold while the readings still scatter above it has not reached end of life.
 
 Real data is dirty. Readings that are not capacities (zero or far below their neighbours) are removed; the recovery
 after a rest and other isolated spikes are removed by a Hampel filter against the running median, so they do not
@@ -21,6 +26,8 @@ from os import PathLike
 import numpy as np
 
 TAU_GRID = np.geomspace(0.5, 200.0, 48)
+# Exponents of the steady fade k**z: 1 is linear; below 1 the fade slows down (SEI growth goes as sqrt(time)).
+FADE_EXPONENTS = tuple(np.arange(1, 9) / 8)  # 0.125 ... 1, a uniform grid over (0, 1]
 TAU_MAX_FRACTION = 5.0
 HAMPEL_HALF_WINDOW = 3
 HAMPEL_SIGMAS = 3.0
@@ -110,6 +117,7 @@ class RulResult:
     model: str
     counts: dict[str, int]
     tau_posterior_mode: float
+    exponent_posterior_mode: float
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -123,14 +131,27 @@ class RulResult:
             "already_reached": self.already_reached,
             "model": self.model,
             "tau_posterior_mode_cycles": self.tau_posterior_mode,
+            "exponent_posterior_mode": self.exponent_posterior_mode,
             "removed_readings": self.counts,
         }
 
 
-def _design(k: np.ndarray, tau: float) -> np.ndarray:
-    """Columns 1, exp(-k/tau), -k; ``tau = 0`` is the model without a transient (a zero column)."""
+def _design(k: np.ndarray, tau: float, z: float) -> np.ndarray:
+    """Columns 1, exp(-k/tau), -k**z; ``tau = 0`` is the model without a transient (a zero column)."""
     transient = np.exp(-k / tau) if tau > 0 else np.zeros_like(k)
-    return np.column_stack([np.ones_like(k), transient, -k])
+    return np.column_stack([np.ones_like(k), transient, -(k ** z)])
+
+
+def _models(span: float) -> tuple[list[tuple[float, float]], np.ndarray]:
+    """The (tau, z) grid and its log prior: half the mass on no transient, half spread over the transients (a
+    transient has to earn its extra parameter through the evidence); the exponents share the mass equally."""
+    limit = TAU_MAX_FRACTION * span
+    grid_t = TAU_GRID[np.less_equal(TAU_GRID, limit)]
+    taus = np.r_[0.0, grid_t]
+    tau_prior = np.r_[0.5, np.full(len(taus) - 1, 0.5 / max(len(taus) - 1, 1))]
+    models = [(float(t), float(z)) for t in taus for z in FADE_EXPONENTS]
+    log_prior = np.log(np.repeat(tau_prior, len(FADE_EXPONENTS)) / len(FADE_EXPONENTS))
+    return models, log_prior
 
 
 def fit_and_predict(history: CapacityHistory, eol_capacity_ah: float, samples: int = 4000, seed: int = 0,
@@ -142,37 +163,27 @@ def fit_and_predict(history: CapacityHistory, eol_capacity_ah: float, samples: i
     if len(c) < 4:
         raise ValueError(f"need at least 4 valid capacity readings, got {len(c)}")
     last = float(k[-1])
-    reached = _observed_eol(k, c, eol_capacity_ah)
     scale = float(np.median(c))
     y = c / scale
     n = len(y)
-    # Weakly informative prior on (a, A, beta) in units of the median capacity; beta per cycle.
     span = max(float(k[-1] - k[0]), 1.0)
-    m0 = np.array([1.0, 0.0, 0.0])
-    s0 = np.array([1.0, 0.2, 1.0 / span])
+    models, log_prior = _models(span)
     noise0 = 0.01  # prior guess of the reading noise: ~1 % of capacity
-    # Normal-inverse-gamma prior: theta | sigma^2 ~ N(m0, sigma^2 V0), so V0 is the prior covariance in units of
-    # the noise variance.
-    prec0 = np.diag((noise0 / s0) ** 2)
     a0, b0 = 2.0, 2.0 * noise0 ** 2
+    m0 = np.array([1.0, 0.0, 0.0])
     posts = []
-    # The transient must die out within the record: a time constant as long as the record would pass a linear fade
-    # off as a transient and then extrapolate it as if it stopped.
-    # Model averaging: half the prior mass on a plain linear fade (tau = 0), half spread over the transients, so a
-    # transient has to earn its extra parameter (Occam's razor through the evidence).
-    tau_max = TAU_MAX_FRACTION * span
-    grid_t = TAU_GRID
-    taus = np.r_[0.0, grid_t[grid_t <= tau_max]]
-    log_prior = np.r_[math.log(0.5), np.full(len(taus) - 1, math.log(0.5 / max(len(taus) - 1, 1)))]
-    log_ev = np.empty(len(taus))
-    for j, tau in enumerate(taus):
-        X = _design(k, tau)
+    log_ev = np.empty(len(models))
+    for j, (tau, z) in enumerate(models):
+        # Weakly informative prior on (a, A, beta) in units of the median capacity; beta per cycle**z. Normal-
+        # inverse-gamma: theta | sigma^2 ~ N(m0, sigma^2 V0), V0 the prior covariance in units of the noise variance.
+        s0 = np.array([1.0, 0.2, 1.0 / span ** z])
+        prec0 = np.diag((noise0 / s0) ** 2)
+        X = _design(k, tau, z)
         prec = prec0 + X.T @ X
         cov = np.linalg.inv(prec)
         mean = cov @ (prec0 @ m0 + X.T @ y)
         an = a0 + n / 2.0
-        bn = b0 + 0.5 * (y @ y + m0 @ prec0 @ m0 - mean @ prec @ mean)
-        bn = max(bn, 1e-12)
+        bn = max(b0 + 0.5 * (y @ y + m0 @ prec0 @ m0 - mean @ prec @ mean), 1e-12)
         _, logdet0 = np.linalg.slogdet(prec0)
         _, logdetn = np.linalg.slogdet(prec)
         log_ev[j] = (0.5 * (logdet0 - logdetn) + a0 * math.log(b0) - an * math.log(bn)
@@ -182,56 +193,48 @@ def fit_and_predict(history: CapacityHistory, eol_capacity_ah: float, samples: i
     w = np.exp(log_post - log_post.max())
     w /= w.sum()
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(taus), size=samples, p=w)
+    picks = rng.choice(len(models), size=samples, p=w)
     horizon = last + MAX_HORIZON_FACTOR * max(last, 10.0)
     grid = np.arange(math.floor(last) + 1, math.ceil(horizon) + 1, dtype=float)
-    eols = np.full(samples, np.inf)
     thr = eol_capacity_ah / scale
+    # End of life is defined on readings ("stays below"), so it is predicted on readings: each posterior draw's
+    # future is its trend plus reading noise of the draw's own variance, appended to the clean readings so far.
+    cycles = np.r_[k, grid]
+    observed_above = y >= thr
+    eols = np.full(samples, np.inf)
     for j in np.unique(picks):
         idx = np.nonzero(picks == j)[0]
         mean, cov, an, bn = posts[j]
+        tau, z = models[j]
         # Multivariate Student-t draws: Gaussian scaled by an inverse-gamma variance.
         var = bn / rng.gamma(an, 1.0, size=len(idx))
-        z = rng.multivariate_normal(np.zeros(3), cov, size=len(idx)) * np.sqrt(var)[:, None]
-        theta = mean + z
+        sd = np.sqrt(var)
+        theta = mean + rng.multivariate_normal(np.zeros(3), cov, size=len(idx)) * sd[:, None]
         theta[:, 2] = np.maximum(theta[:, 2], 0.0)  # capacity does not grow back in the long run
-        pred = _design(grid, taus[j]) @ theta.T  # (len(grid), m)
-        eols[idx] = _first_stay_below(grid, pred, thr)
-    if reached is not None:
-        eol, lo, hi = reached, reached, reached
-    else:
-        finite = np.where(np.isfinite(eols), eols, horizon)
-        eol = float(np.median(finite))
-        lo, hi = (float(x) for x in np.quantile(finite, [0.05, 0.95]))
+        pred = _design(grid, tau, z) @ theta.T + rng.standard_normal((len(grid), len(idx))) * sd
+        above = np.vstack([np.repeat(observed_above[:, None], len(idx), axis=1), pred >= thr])
+        eols[idx] = _first_stay_below(cycles, above)
+    finite = np.where(np.isfinite(eols), eols, horizon)
+    eol = float(np.median(finite))
+    lo, hi = (float(x) for x in np.quantile(finite, [0.05, 0.95]))
     res = RulResult(eol_capacity_ah=eol_capacity_ah, eol_cycle=eol, eol_cycle_lower_90=lo, eol_cycle_upper_90=hi,
                     last_cycle=last, rul_cycles=max(eol - last, 0.0), capacity_now_ah=float(np.median(c[-5:])),
-                    already_reached=reached is not None, model="a + A*exp(-k/tau) - beta*k, Bayesian model average over tau (0 = linear)",
-                    counts=counts, tau_posterior_mode=float(taus[int(np.argmax(w))]))
+                    already_reached=eol <= last,
+                    model="a + A*exp(-k/tau) - beta*k**z, Bayesian model average over tau (0 = none) and z",
+                    counts=counts, tau_posterior_mode=float(models[int(np.argmax(w))][0]),
+                    exponent_posterior_mode=float(models[int(np.argmax(w))][1]))
     if days_per_cycle:
         res.__dict__["days_per_cycle"] = days_per_cycle
     return res
 
 
-def _first_stay_below(grid: np.ndarray, pred: np.ndarray, thr: float) -> np.ndarray:
-    """First grid cycle from which each column of ``pred`` stays below ``thr``; inf when never within the grid."""
-    above = pred >= thr
-    # Index of the last cycle still at or above the threshold; EOL is the one after it.
-    rev = above[::-1]
+def _first_stay_below(cycles: np.ndarray, above: np.ndarray) -> np.ndarray:
+    """Per column of ``above`` (cycles x draws): the cycle after the last reading at or above the threshold (the
+    first cycle if none is); inf when the last cycle is still above (not within the horizon)."""
+    n = len(cycles)
     any_above = above.any(axis=0)
-    last_above = len(grid) - 1 - np.argmax(rev, axis=0)
-    out = np.where(any_above, np.minimum(last_above + 1, len(grid) - 1), 0)
-    res = grid[out].astype(float)
-    res[any_above & (last_above == len(grid) - 1)] = np.inf
-    return res
-
-
-def _observed_eol(k: np.ndarray, c: np.ndarray, thr: float, confirm: int = 5) -> float | None:
-    """The end of life already in the data: the first cycle from which at least ``confirm`` clean readings
-    (all that follow) are below the threshold."""
-    below = c < thr
-    if below.sum() < confirm or not below[-1]:
-        return None
-    i = len(c)
-    while i > 0 and below[i - 1]:
-        i -= 1
-    return float(k[i]) if len(c) - i >= confirm else None
+    last_above = n - 1 - np.argmax(above[::-1], axis=0)
+    nxt = np.minimum(last_above + 1, n - 1)
+    out = np.where(any_above, cycles[nxt], cycles[0]).astype(float)
+    out[any_above & (last_above == n - 1)] = np.inf
+    return out

@@ -143,8 +143,6 @@ def test_rul_contract_and_interval_contains_truth(rul_b0045_first20):
     assert r["removed_readings"]["invalid"] == 1  # the zero reading of cycle 20
 
 
-@pytest.mark.xfail(strict=True, reason="point estimate 30 from 20 cycles: the fade slows after cycle 25, which the "
-                                       "first 20 cycles do not show; the 90 % interval does contain 39")
 def test_rul_point_within_10_percent(rul_b0045_first20):
     assert abs(rul_b0045_first20["eol_cycle"] - B0045_EOL) <= 0.1 * B0045_EOL
 

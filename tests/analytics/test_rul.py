@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from packtwin.analytics.rul import CapacityHistory, clean, fit_and_predict, read_capacity
 
@@ -35,3 +36,16 @@ def test_synthetic_linear_fade_is_recovered():
     r = fit_and_predict(CapacityHistory(k, c), 1.6)  # truth: 2.0 - 0.004 k < 1.6 from k = 101
     assert abs(r.eol_cycle - 101) <= 8
     assert r.eol_cycle_lower_90 <= 101 <= r.eol_cycle_upper_90
+
+
+@pytest.mark.parametrize(("first", "threshold", "truth"), [(25, 0.68, 44), (30, 0.68, 44), (25, 0.66, 47),
+                                                         (30, 0.66, 47)])
+def test_other_prefixes_and_thresholds_of_b0045_fall_in_the_interval(data_dir, first, threshold, truth):
+    """Beyond the issue's case (first 20 cycles, 0.70 Ah): the truth is the cycle after the last reading at or above
+    the threshold in the full record (zero readings left out)."""
+    h = read_capacity(data_dir / "capacity" / "nasa_B0045.csv")
+    k, c = h.cycle, h.capacity_ah
+    ok = c > 0
+    assert k[ok][np.nonzero(c[ok] >= threshold)[0][-1] + 1] == truth
+    r = fit_and_predict(CapacityHistory(k[:first], c[:first]), threshold)
+    assert r.eol_cycle_lower_90 <= truth <= r.eol_cycle_upper_90
