@@ -27,6 +27,9 @@ ANCHOR_REST_S = 1800.0
 ANCHOR_MIN_SOC_SPAN = 0.3
 # SoC standard deviation held until the identification has seen enough excitation.
 SOC_WARMUP_STD = 0.05
+# Offline smoothing: how far coulomb counting is trusted across time, as a SoC random walk. A current known to 1 % of
+# 1C (the sensor offset the data carries) moves the SoC by up to 1 % per hour: variance (0.01)^2 per 3600 s.
+SMOOTHING_SOC_VAR_PER_S = 0.01 ** 2 / 3600.0
 
 
 @dataclass
@@ -81,6 +84,10 @@ class SocRun:
     params: ECMParams | None = None
     capacity_source: dict = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    # Per row: the filter's SoC after the prediction (before the voltage correction) and its variance after the
+    # correction; what the smoother needs.
+    trace_pred: np.ndarray | None = None
+    trace_var: np.ndarray | None = None
 
     def summary(self, nominal_capacity_ah: float) -> dict[str, object]:
         return {
@@ -104,12 +111,14 @@ def initial_soc(ocv: OCVCurve, voltage_v: float, current_a: float, r0: float) ->
 
 def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = None,
                  rls_tuning: RLSTuning | None = None, initial_params: ECMParams | None = None,
-                 passes: int = 2) -> SocRun:
+                 passes: int = 2, smooth: bool = True) -> SocRun:
     """Run the dual estimator over a single-cell record; one SoC per input row (bad rows hold the estimate).
 
     With ``passes=2`` (offline default) a first causal pass identifies the cell model and the second pass estimates
     SoC from the same unknown initial state with those parameters -- what a twin does once it has seen the cell
-    before. ``passes=1`` is the cold start from the capacity-scaled prior.
+    before. ``passes=1`` is the cold start from the capacity-scaled prior. ``smooth`` (offline default) runs a
+    fixed-interval (Rauch-Tung-Striebel) smoother over the last pass, so each row's SoC also uses the voltages that
+    came after it: the start, before the filter has converged from the unknown initial state, gains the most.
     """
     ocv = OCVCurve.from_spec(spec)
     offset = rest_offset(tm.current_a, tm.time_s, spec.capacity_ah)
@@ -125,6 +134,8 @@ def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = No
         assert params is not None
         params.capacity_ah = np.array([cap])
     assert run is not None
+    if smooth:
+        run.soc = rts_smooth(run.soc, run.trace_pred, run.trace_var, tm.time_s)
     if anchored is not None:
         run.capacity_ah, run.capacity_source = anchored[0], {"method": "anchors", **anchored[1]}
     else:
@@ -163,6 +174,8 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
     ekf = SocEKF(prior, ocv, np.array([s0]), tuning, nominal_capacity_ah=spec.capacity_ah).scalar()
     rls = RLSIdentifier(prior, np.array([spec.capacity_ah]), rls_tuning, identified=initial_params is not None)
     socs = [s0] * (first + 1)
+    preds = [s0] * (first + 1)
+    variances = [SOC_WARMUP_STD ** 2] * (first + 1)
     t_prev = time_s[first]
     i_prev = current[first]
     temp = temp_c[first] if math.isfinite(temp_c[first]) else 25.0
@@ -175,6 +188,8 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
         if not math.isfinite(t) or t <= t_prev:
             counts["time_backwards" if math.isfinite(t) else "nan"] += 1
             socs.append(ekf.s)
+            preds.append(ekf.s)
+            variances.append(ekf.p00)
             continue
         dt = t - t_prev
         t_prev = t
@@ -194,6 +209,8 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
             # Nothing is known about the load during the gap: predict as a rest, then resume.
             ekf.step(ekf.b, 0.0, dt, 0.0)
             socs.append(ekf.s)
+            preds.append(ekf.s_pred)
+            variances.append(ekf.p00)
             acc_t = acc_i = acc_y = 0.0
             continue
         if since_params >= params_period_s:
@@ -214,12 +231,38 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
                 rls.step(np.array([acc_i / acc_t]), np.array([acc_y / acc_t]), acc_t, np.array([scale]))
                 acc_t = acc_i = acc_y = 0.0
         socs.append(ekf.s)
+        preds.append(ekf.s_pred)
+        variances.append(ekf.p00)
     cap = 1.0 / ekf.q
     params = rls.params(np.array([cap]))
     scale_now = float(params.resistance_factor(temp))
     return SocRun(soc=np.asarray(socs, dtype=float), capacity_ah=cap, r0_ohm=float(params.r0[0] * scale_now),
                   r0_ohm_at_25c=float(params.r0[0]), soh_capacity_pct=100.0 * cap / spec.capacity_ah,
-                  current_bias_a=float(ekf.b), soc_std=math.sqrt(max(ekf.p00, 0.0)), params=params, counts=counts)
+                  current_bias_a=float(ekf.b), soc_std=math.sqrt(max(ekf.p00, 0.0)), params=params, counts=counts,
+                  trace_pred=np.asarray(preds, dtype=float), trace_var=np.asarray(variances, dtype=float))
+
+
+def rts_smooth(filtered: np.ndarray, predicted: np.ndarray, variance: np.ndarray, time_s: np.ndarray,
+               walk_var_per_s: float = SMOOTHING_SOC_VAR_PER_S) -> np.ndarray:
+    """Rauch-Tung-Striebel pass backwards over a scalar SoC filter's output.
+
+    The SoC moves by coulomb counting (``predicted[k] - filtered[k-1]``) plus a random walk of ``walk_var_per_s``;
+    each row's estimate is pulled towards the smoothed next one by the gain ``P[k] / (P[k] + walk * dt)``. Rows the
+    filter held (time going back) have ``dt = 0`` and follow the next row exactly.
+    """
+    n = len(filtered)
+    out = filtered.astype(float).copy()
+    dt = np.diff(time_s, append=time_s[-1])
+    dt = np.where(np.isfinite(dt) & (dt > 0), dt, 0.0)
+    f, pr, var, d = filtered.tolist(), predicted.tolist(), variance.tolist(), dt.tolist()
+    nxt = f[-1]
+    for k in range(n - 2, -1, -1):
+        p = max(var[k], 0.0)
+        p_pred = p + walk_var_per_s * d[k]
+        gain = p / p_pred if p_pred > 0 else 1.0
+        nxt = f[k] + gain * (nxt - pr[k + 1])
+        out[k] = nxt
+    return out
 
 
 def rest_offset(current_a: np.ndarray, time_s: np.ndarray, one_c_a: float, min_rest_s: float = REST_MIN_S) -> float:

@@ -138,6 +138,7 @@ class SocEKF:
         p11 += self._qb
         p22 += self._qq
         self.s -= i * alpha
+        self.s_pred = self.s  # kept for fixed-interval smoothing offline (a float on the scalar path)
         self.v1 *= self.a1
         self.v1 += self.k1 * i
         self.v2 *= self.a2
