@@ -76,3 +76,24 @@ def test_balancing_recommends_which_cells_and_how_much():
     assert cmd.charge_ah == pytest.approx([0.15, 0.05])
     assert det.balancing(10.0, soc, np.full(4, 5.0)) is None  # rate-limited
     assert FaultDetector(4, 5.0).balancing(0.0, np.full(4, 0.5), np.full(4, 5.0)) is None
+
+
+def test_temperature_noise_raises_no_runaway_alarm_and_a_real_rise_does():
+    rng = np.random.default_rng(7)
+    det = FaultDetector(4, 5.0)
+    v = np.full(4, 3.7)
+    sensors = 50
+    for k in range(3600):  # 50 sensors x 1 h at 1 s with 0.1 K of noise
+        got = det.update(float(k), 1.0, 0.0, v, 25.0 + 0.1 * rng.standard_normal(sensors), np.full(4, 0.5))
+        assert not got, got
+    rise_from = 3600
+    flagged = None
+    for k in range(rise_from, rise_from + 600):
+        temps = 25.0 + 0.1 * rng.standard_normal(sensors)
+        temps[3] += 2.0 * (k - rise_from) / 60.0  # 2 K/min on sensor 3
+        got = det.update(float(k), 1.0, 0.0, v, temps, np.full(4, 0.5))
+        if any(a.kind == "thermal_runaway_precursor" for a in got):
+            flagged = k - rise_from
+            assert [a.sensors for a in got if a.kind == "thermal_runaway_precursor"] == [[3]]
+            break
+    assert flagged is not None and flagged <= 180
