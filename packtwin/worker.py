@@ -5,6 +5,9 @@
   topic. Stateless: run as many as the broker's rate needs.
 - ``--role estimator --partition K/P``: owns the packs whose stable hash falls in partition K of P, so each pack's
   estimator state lives in exactly one process; checkpoints it and restores it after a restart.
+- ``--role passport --aas-url URL``: joins ``$share/packtwin-passport/packtwin/v1/+/estimate`` and sets each pack's
+  passport values (Product Condition, Technical Data fade values) through the AAS HTTP API of the server holding the
+  twins (``packtwin serve``, BaSyx), at most once per ``--write-period`` per pack.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ logger = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("worker", help="run an ingest or estimator worker of the scaled deployment",
                               description=__doc__)
-    p.add_argument("--role", choices=["ingest", "estimator"], required=True)
+    p.add_argument("--role", choices=["ingest", "estimator", "passport"], required=True)
     p.add_argument("--partition", help="estimator: the partitions owned, K/P (also K1,K2/P or A-B/P)")
     p.add_argument("--partitions", type=int, default=None,
                    help="ingest: the number of estimator partitions P to forward to (default: no forwarding)")
@@ -32,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--state-dir", default=None, help="estimator: where the state checkpoint lives (default: data dir)")
     p.add_argument("--cell", default=None, help="estimator: cell JSON (default: the simulator's LG M50 cell)")
     p.add_argument("--estimate-period", type=float, default=5.0, help="estimator: seconds of data between estimates")
+    p.add_argument("--aas-url", default=None,
+                   help="passport: AAS API root of the twins' server, e.g. http://127.0.0.1:8080/api/v3.0")
+    p.add_argument("--aas-key", default=None, help="passport: API key with the operator role (or PACKTWIN_AAS_KEY)")
+    p.add_argument("--write-period", type=float, default=10.0, help="passport: seconds between writes of one pack")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=run)
 
@@ -42,10 +49,19 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     url = args.mqtt or settings.mqtt_url
-    store_url = store_location(settings, args.store)
-    store = open_store(store_url)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.role == "passport":
+        writer = _passport(args, url, settings.base_iri)
+        if writer is None:
+            return 2
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait(args.duration)
+        writer.stop()
+        logger.info("passport writer stopped: %s", writer.stats.as_dict())
+        return 0
+    store_url = store_location(settings, args.store)
+    store = open_store(store_url)
     try:
         if args.role == "ingest":
             service = _ingest(args, url, store)
@@ -110,3 +126,19 @@ def _estimator(args: argparse.Namespace, url: str, store: object, data_dir: Path
     logger.info("estimator %s owns partitions %s; restored/replayed %d frames", service.name, assignment,
                 service.stats.replayed)
     return service
+
+
+def _passport(args: argparse.Namespace, url: str, base_iri: str):  # noqa: ANN202 - a stoppable
+    import os
+
+    from packtwin.analytics.writeback import PassportWriteback
+    from packtwin.connectors.remote.client import AasClient
+
+    if not args.aas_url:
+        logger.error("--role passport needs --aas-url (the AAS API root of the twins' server)")
+        return None
+    client = AasClient(args.aas_url, api_key=args.aas_key or os.environ.get("PACKTWIN_AAS_KEY"))
+    writer = PassportWriteback(client, base_iri, url, name=args.name or "packtwin-passport",
+                               min_period_s=args.write_period).start()
+    logger.info("passport writer %s: estimates from %s -> %s", writer.name, url, args.aas_url)
+    return writer

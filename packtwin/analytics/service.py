@@ -41,6 +41,17 @@ from packtwin.timeseries.base import TimeSeriesStore
 logger = logging.getLogger(__name__)
 
 
+def estimate_message(worker: str, pack_id: str, estimate: dict[str, Any]) -> bytes:
+    """The JSON published on ``packtwin/v1/{pack_id}/estimate`` (docs/mqtt.md): the pack's headline values and the
+    passport values the passport writer (``packtwin worker --role passport``) sets in the pack's submodels."""
+    body = {"worker": worker, "pack_id": pack_id, "t": estimate.get("t"), "soc": estimate.get("soc"),
+            "soh_capacity_pct": estimate.get("soh_capacity_pct"),
+            "resistance_increase_pct": estimate.get("resistance_increase_pct"),
+            "passport": [{k: v[k] for k in ("submodel", "id_short_path", "value")}
+                         for v in estimate.get("passport") or []]}
+    return json.dumps(body, default=float).encode()
+
+
 @dataclass
 class EstimatorStats:
     frames: int = 0
@@ -222,9 +233,6 @@ class EstimatorService:
     def _on_estimate(self, pack_id: str, estimate: dict[str, Any]) -> None:
         self.stats.estimates += 1
         if self._client is not None:
-            body = {"worker": self.name, "pack_id": pack_id, "t": estimate.get("t"), "soc": estimate.get("soc"),
-                    "soh_capacity_pct": estimate.get("soh_capacity_pct"),
-                    "resistance_increase_pct": estimate.get("resistance_increase_pct")}
-            self._client.publish(topics.estimate(pack_id), json.dumps(body, default=float), qos=1)
+            self._client.publish(topics.estimate(pack_id), estimate_message(self.name, pack_id, estimate), qos=1)
         if self.extra_on_estimate is not None:
             self.extra_on_estimate(pack_id, estimate)

@@ -86,5 +86,10 @@ class AasClient:
     def put_element(self, submodel_id: str, id_short_path: str, element: dict[str, Any]) -> None:
         self._request("PUT", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}", json=element)
 
+    def patch_value(self, submodel_id: str, id_short_path: str, value: Any) -> None:
+        """Set an element's value in the ValueOnly form (a Property's value is its lexical form as a JSON string)."""
+        self._request("PATCH", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}/$value",
+                      json=value)
+
     def delete_element(self, submodel_id: str, id_short_path: str) -> None:
         self._request("DELETE", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}")

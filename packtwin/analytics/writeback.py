@@ -1,0 +1,217 @@
+"""Estimates -> passports in the scaled deployment: the estimator workers publish each pack's estimate on
+``packtwin/v1/{pack_id}/estimate``; this writer takes them and sets the pack's Digital Battery Passport values
+(IDTA 02035-5 Product Condition, the fade values of 02035-4 Technical Data) through the AAS HTTP API of whatever
+server holds the twins -- ``packtwin serve`` or an Eclipse BaSyx submodel repository -- with one
+``PATCH .../submodel-elements/{idShortPath}/$value`` per value (the ValueOnly form every AAS server has).
+
+Writers join a shared subscription, so several of them split the packs; only the newest estimate of a pack is kept
+while a write is due, and a pack is written at most once per ``min_period_s`` (estimates arrive every few seconds of
+data, a passport needs far less). A message that is not an estimate is dead-lettered on the pack's ``deadletter``
+topic with its reason, as the ingest does with bad frames; a value the server refuses is counted and logged, the
+other values of the pack are still written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from packtwin.aas.ids import Level, TwinIds
+from packtwin.connectors import topics
+from packtwin.connectors.ingest import deadletter_message
+from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
+from packtwin.connectors.remote.client import AasClient, RemoteError
+from packtwin.timeseries.base import DeadLetter
+
+logger = logging.getLogger(__name__)
+
+SHARE_GROUP = "packtwin-passport"
+PASSPORT_SUBMODELS = frozenset({"ProductCondition", "TechnicalData"})
+
+
+@dataclass
+class WritebackStats:
+    messages: int = 0
+    rejected: int = 0
+    superseded: int = 0        # estimates replaced by a newer one before their write was due
+    packs_written: int = 0
+    values_written: int = 0
+    value_errors: int = 0
+    last_error: str = ""
+    written: dict[str, float] = field(default_factory=dict)  # pack_id -> estimate time last written
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "written"}
+
+
+class EstimateError(ValueError):
+    pass
+
+
+def parse_estimate(topic: str, payload: bytes) -> tuple[str, float, list[tuple[str, str, str]]]:
+    """``(pack_id, t, [(submodel idShort, idShortPath, value)])`` of an estimate message, or EstimateError."""
+    head = topics.PREFIX + "/"
+    pack_id, _, kind = topic[len(head):].partition("/") if topic.startswith(head) else ("", "", "")
+    if kind != topics.ESTIMATE or not pack_id:
+        raise EstimateError(f"not an estimate topic: {topic}")
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EstimateError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise EstimateError("an estimate is a JSON object")
+    if body.get("pack_id") != pack_id:
+        raise EstimateError(f"pack_id {body.get('pack_id')!r} does not match the topic's {pack_id!r}")
+    t = body.get("t")
+    if not isinstance(t, int | float) or isinstance(t, bool) or t != t:
+        raise EstimateError("t must be a number (seconds since the Unix epoch)")
+    values = body.get("passport")
+    if not isinstance(values, list):
+        raise EstimateError("passport must be a list of {submodel, id_short_path, value}")
+    out = []
+    for n, v in enumerate(values):
+        if not (isinstance(v, dict) and isinstance(v.get("submodel"), str) and isinstance(v.get("id_short_path"), str)
+                and isinstance(v.get("value"), str)):
+            raise EstimateError(f"passport[{n}]: needs string submodel, id_short_path and value")
+        if v["submodel"] not in PASSPORT_SUBMODELS:
+            raise EstimateError(f"passport[{n}]: submodel {v['submodel']!r} is not one the analytics write "
+                                f"({', '.join(sorted(PASSPORT_SUBMODELS))})")
+        path = v["id_short_path"]
+        if not path or any(not part or not part.replace("_", "a").replace("-", "a").isalnum()
+                           for part in path.split(".")):
+            raise EstimateError(f"passport[{n}]: {path!r} is not an idShort path")
+        out.append((v["submodel"], path, v["value"]))
+    return pack_id, float(t), out
+
+
+class PassportWriteback:
+    def __init__(self, client: AasClient, base_iri: str, mqtt_options: MqttOptions | str, *,
+                 name: str = "packtwin-passport", shared_group: str | None = SHARE_GROUP,
+                 min_period_s: float = 10.0) -> None:
+        self.aas = client
+        self.base_iri = base_iri
+        self.options = MqttOptions(url=mqtt_options) if isinstance(mqtt_options, str) else mqtt_options
+        self.name = name
+        self.shared_group = shared_group
+        self.min_period_s = min_period_s
+        self.stats = WritebackStats()
+        self._latest: dict[str, tuple[float, list[tuple[str, str, str]]]] = {}
+        self._last_write: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._wake: queue.Queue[None] = queue.Queue()
+        self._stop = threading.Event()
+        self._writing = False
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+
+    # -- life cycle --------------------------------------------------------------------------------------------------
+    def start(self) -> PassportWriteback:
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-writer", daemon=True)
+        self._thread.start()
+        client = make_client(self.options, self.name, fast=False)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        self._client = client
+        connect_async(client, self.options)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        self._stop.set()
+        self._wake.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Write every pending estimate now (ignoring the rate limit); True when nothing is left."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._last_write.clear()
+                if not self._latest and not self._writing:
+                    return True
+            self._wake.put(None)
+            time.sleep(0.02)
+        return False
+
+    # -- MQTT --------------------------------------------------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
+        sub = f"{topics.PREFIX}/+/{topics.ESTIMATE}"
+        client.subscribe(topics.shared(sub, self.shared_group) if self.shared_group else sub, qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.stats.messages += 1
+        try:
+            pack_id, t, values = parse_estimate(msg.topic, msg.payload)
+        except EstimateError as exc:
+            self.stats.rejected += 1
+            self._dead_letter(client, msg, str(exc))
+            return
+        with self._lock:
+            old = self._latest.get(pack_id)
+            if old is not None:
+                if old[0] > t:  # an older estimate arriving late never overwrites a newer one
+                    return
+                self.stats.superseded += 1
+            self._latest[pack_id] = (t, values)
+        self._wake.put(None)
+
+    def _dead_letter(self, client: mqtt.Client, msg: mqtt.MQTTMessage, reason: str) -> None:
+        logger.warning("estimate on %s dead-lettered: %s", msg.topic, reason)
+        parsed = msg.topic[len(topics.PREFIX) + 1:].split("/", 1)[0] if msg.topic.startswith(topics.PREFIX) else ""
+        try:
+            target = topics.deadletter(parsed)
+        except ValueError:
+            return  # no pack to file it under; counted and logged
+        letter = DeadLetter(time.time(), msg.topic, "bad_estimate", reason, bytes(msg.payload))
+        client.publish(target, deadletter_message(letter), qos=1)
+
+    # -- writing -----------------------------------------------------------------------------------------------------
+    def _due(self) -> list[tuple[str, float, list[tuple[str, str, str]]]]:
+        now = time.monotonic()
+        due = []
+        with self._lock:
+            for pack_id in list(self._latest):
+                if now - self._last_write.get(pack_id, -1e18) >= self.min_period_s:
+                    t, values = self._latest.pop(pack_id)
+                    self._last_write[pack_id] = now
+                    due.append((pack_id, t, values))
+            self._writing = bool(due)
+        return due
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Empty):
+                self._wake.get(timeout=min(self.min_period_s, 1.0))
+            for pack_id, t, values in self._due():
+                self.write_pack(pack_id, t, values)
+            with self._lock:
+                self._writing = False
+
+    def write_pack(self, pack_id: str, t: float, values: list[tuple[str, str, str]]) -> int:
+        """Set the values of one pack through the AAS API; returns how many the server took."""
+        ids = TwinIds(self.base_iri, Level.PACK, pack_id)
+        ok = 0
+        for submodel, path, value in values:
+            try:
+                self.aas.patch_value(ids.submodel_id(submodel), path, value)
+                ok += 1
+            except RemoteError as exc:
+                self.stats.value_errors += 1
+                self.stats.last_error = str(exc)
+                logger.warning("passport value %s %s of %s not written: %s", submodel, path, pack_id, exc)
+        self.stats.values_written += ok
+        if ok:
+            self.stats.packs_written += 1
+            self.stats.written[pack_id] = t
+        return ok

@@ -1,0 +1,135 @@
+"""Estimates published on MQTT reach the pack's passport through the AAS HTTP API of a separate ``packtwin serve``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from packtwin.aas.ids import Level, TwinIds, pack_serial
+from packtwin.analytics.passport import EstimateRecord, passport_values
+from packtwin.analytics.service import estimate_message
+from packtwin.analytics.writeback import PassportWriteback, parse_estimate
+from packtwin.connectors import topics
+from packtwin.connectors.remote.client import AasClient
+from packtwin.settings import Settings
+from tests.connectors.remote.test_sync_http import KEY, ROOT, Server
+
+BASE = Settings().base_iri
+PACK = pack_serial(1)
+
+
+def _estimate(t: float, soc: float, capacity_ah: float) -> dict:
+    rec = EstimateRecord(timestamp=t, soc=soc, capacity_ah=capacity_ah, rated_capacity_ah=5.0, level="pack",
+                         resistance_increase_pct=12.5, full_equivalent_cycles=40.0)
+    return {"t": t, "soc": soc, "passport": [v.__dict__ for v in passport_values(rec)]}
+
+
+@pytest.fixture
+def server(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[api_keys]\n"{KEY}" = "operator"\n')
+    data = tmp_path / "data"
+    data.mkdir()
+    subprocess.run([sys.executable, "-m", "packtwin", "fleet", "create", "--packs", "1", "--modules", "1",
+                    "--cells", "2", "--out", str(data / "fleet.json")], cwd=ROOT, check=True, timeout=120,
+                   capture_output=True)
+    srv = Server(data, keys, tmp_path / "server.log")
+    try:
+        srv.wait()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _value(client: AasClient, submodel: str, path: str) -> object:
+    sid = TwinIds(BASE, Level.PACK, PACK).submodel_id(submodel)
+    from packtwin.connectors.remote.client import SUBMODELS, encode_id
+    resp = client.session.get(f"{client.base_url}/{SUBMODELS}/{encode_id(sid)}/submodel-elements/{path}/$value",
+                              timeout=10)
+    resp.raise_for_status()
+    body = resp.json()
+    return body.get(path.rsplit(".", 1)[-1], body) if isinstance(body, dict) else body
+
+
+def _same(served: object, sent: dict) -> bool:
+    """Equal as values of the element's type (the server answers in its canonical lexical form)."""
+    if sent["value_type"] == "xs:dateTime":
+        return datetime.fromisoformat(str(served)) == datetime.fromisoformat(sent["value"])
+    return float(served) == float(sent["value"])
+
+
+def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqtt_broker):
+    aas = AasClient(server.url, api_key=KEY)
+    shared = None if getattr(mqtt_broker, "kind", "") == "amqtt" else "test-passport"
+    writer = PassportWriteback(aas, BASE, mqtt_broker.url, shared_group=shared, min_period_s=0.2).start()
+    letters: list[dict] = []
+    got_letter = threading.Event()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-deadletters")
+    subscribed = threading.Event()
+    sub.on_connect = lambda c, *a: c.subscribe(topics.deadletter(PACK), qos=1)
+    sub.on_subscribe = lambda *a: subscribed.set()
+
+    def on_message(c, u, msg):
+        letters.append(json.loads(msg.payload))
+        got_letter.set()
+
+    sub.on_message = on_message
+    host, port = mqtt_broker.url.removeprefix("mqtt://").split(":")
+    sub.connect(host, int(port))
+    sub.loop_start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-estimator")
+    pub.connect(host, int(port))
+    pub.loop_start()
+    try:
+        assert subscribed.wait(10)
+        deadline = time.monotonic() + 10
+        while writer._client is None or not writer._client.is_connected():
+            assert time.monotonic() < deadline, "writer did not connect"
+            time.sleep(0.05)
+        time.sleep(0.3)  # the writer's subscription is sent right after its connect
+        t0 = 1_790_000_000.0
+        older, newer = _estimate(t0, 0.40, 4.6), _estimate(t0 + 60, 0.35, 4.5)
+        for est in (older, newer):
+            pub.publish(topics.estimate(PACK), estimate_message("est-1", PACK, est), qos=1).wait_for_publish(5)
+        pub.publish(topics.estimate(PACK), b"{not json", qos=1).wait_for_publish(5)
+        assert writer.flush(20)
+        deadline = time.monotonic() + 20
+        while writer.stats.written.get(PACK) != t0 + 60:
+            assert time.monotonic() < deadline, writer.stats.as_dict()
+            writer.flush(1)
+        assert got_letter.wait(10)
+    finally:
+        writer.stop()
+        for c in (sub, pub):
+            c.disconnect()
+            c.loop_stop()
+    assert letters[0]["reason"] == "bad_estimate" and "not JSON" in letters[0]["detail"]
+    assert writer.stats.rejected == 1 and writer.stats.value_errors == 0
+    # The newest estimate is what the passport holds, value for value.
+    for v in newer["passport"]:
+        assert _same(_value(aas, v["submodel"], v["id_short_path"]), v), v
+    assert float(_value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue")) == 35.0
+    assert float(_value(aas, "TechnicalData",
+                        "TechnicalPropertyAreas.Resistance.InternalResistanceIncreaseOfBatteryPackLevel")) == 12.5
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (b"[]", "JSON object"),
+    (json.dumps({"pack_id": "other", "t": 1.0, "passport": []}).encode(), "does not match"),
+    (json.dumps({"pack_id": PACK, "t": "x", "passport": []}).encode(), "t must be a number"),
+    (json.dumps({"pack_id": PACK, "t": 1.0, "passport": [{"submodel": "Nameplate", "id_short_path": "A",
+                                                          "value": "1"}]}).encode(), "not one the analytics"),
+    (json.dumps({"pack_id": PACK, "t": 1.0, "passport": [{"submodel": "ProductCondition",
+                                                          "id_short_path": "A/../B", "value": "1"}]}).encode(),
+     "not an idShort path"),
+])
+def test_malformed_estimates_are_refused_with_a_reason(payload, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_estimate(topics.estimate(PACK), payload)
