@@ -111,8 +111,9 @@ class BalancingCommand:
     charge_ah: list[float]     # charge to bleed from each listed cell (passive balancing)
 
     def to_dict(self) -> dict[str, object]:
-        return {"command": "balance", "t": self.t, "cells": self.cells,
-                "charge_ah": [round(x, 6) for x in self.charge_ah]}
+        """The ``balancing`` command of docs/mqtt.md (cells 1-based), with the charge to bleed from each."""
+        return {"id": f"balancing-{self.t:.3f}", "type": "balancing", "t": self.t,
+                "cells": [c + 1 for c in self.cells], "charge_ah": [round(x, 6) for x in self.charge_ah]}
 
 
 class _SharedRegression:

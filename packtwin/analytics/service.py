@@ -8,7 +8,9 @@ frame the ingest acknowledged is; what the store does not have either is a real 
 
 The per-pack estimator state is checkpointed atomically to ``state_dir`` every ``checkpoint_period_s``; after a
 restart the worker loads the checkpoint and replays from the store every frame after it, so a killed worker loses
-nothing. Estimates are published on ``packtwin/v1/{pack_id}/estimate`` with the worker's name.
+nothing. Estimates are published on ``packtwin/v1/{pack_id}/estimate`` with the worker's name, alerts the moment
+they are raised on ``packtwin/v1/{pack_id}/alert``, balancing recommendations as commands on
+``packtwin/v1/{pack_id}/command``.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class EstimatorStats:
     backfilled: int = 0
     gaps: int = 0
     estimates: int = 0
+    alerts: int = 0
+    commands: int = 0
     replayed: int = 0
     # pack_id -> seqs applied in order (kept only when ``record_order`` is set, for tests and audits)
     applied: dict[str, list[int]] = field(default_factory=dict)
@@ -79,7 +83,10 @@ class EstimatorService:
         self.hole_wait_s = hole_wait_s
         self.record_order = record_order
         self.extra_on_estimate = on_estimate
-        self.worker = AnalyticsWorker(spec, config, on_estimate=self._on_estimate)
+        self.worker = AnalyticsWorker(spec, config, on_estimate=self._on_estimate, on_alert=self._on_alert,
+                                      on_command=self._on_command)
+        # Alerts and commands raised while replaying from the store, before the MQTT client exists, go out once it does.
+        self._outbox: list[tuple[str, bytes]] = []
         self.next_seq: dict[str, int] = {}  # pack -> the seq to apply next
         self.stats = EstimatorStats()
         self._held: dict[str, dict[int, Frame]] = {}
@@ -101,6 +108,9 @@ class EstimatorService:
         self._thread = threading.Thread(target=self._run, name=f"packtwin-{self.name}", daemon=True)
         self._thread.start()
         connect_async(client, self.options)
+        for topic, payload in self._outbox:  # paho keeps QoS 1 messages until the connection is up
+            client.publish(topic, payload, qos=1)
+        self._outbox.clear()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -236,3 +246,20 @@ class EstimatorService:
             self._client.publish(topics.estimate(pack_id), estimate_message(self.name, pack_id, estimate), qos=1)
         if self.extra_on_estimate is not None:
             self.extra_on_estimate(pack_id, estimate)
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        if self._client is None:
+            self._outbox.append((topic, payload))
+        else:
+            self._client.publish(topic, payload, qos=1)
+
+    def _on_alert(self, pack_id: str, alert: Any) -> None:
+        """Alerts go out at once, not at the estimate rate."""
+        self.stats.alerts += 1
+        doc = {"worker": self.name, "pack_id": pack_id, **alert.to_dict()}
+        self._send(topics.alert(pack_id), json.dumps(doc, default=float).encode())
+
+    def _on_command(self, pack_id: str, command: dict[str, Any]) -> None:
+        """A balancing recommendation becomes a command to the pack's gateway (docs/mqtt.md, Commands)."""
+        self.stats.commands += 1
+        self._send(topics.command(pack_id), json.dumps(command, default=float).encode())

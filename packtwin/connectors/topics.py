@@ -10,6 +10,7 @@ COMMAND = "command"
 COMMAND_ACK = "command/ack"
 STATUS = "status"
 ESTIMATE = "estimate"
+ALERT = "alert"
 
 # Subscriptions of the ingest tier; ``$share/<group>/`` in front spreads packs over several ingest processes.
 TELEMETRY_ALL = f"{PREFIX}/+/{TELEMETRY}"
@@ -49,6 +50,11 @@ def estimate(pack_id: str) -> str:
     return f"{PREFIX}/{_check_pack_id(pack_id)}/{ESTIMATE}"
 
 
+def alert(pack_id: str) -> str:
+    """Where estimator workers publish an alert (fault, sensor, temperature) the moment it is raised."""
+    return f"{PREFIX}/{_check_pack_id(pack_id)}/{ALERT}"
+
+
 def shared(subscription: str, group: str = INGEST_SHARE_GROUP) -> str:
     """The MQTT 5 shared-subscription form of ``subscription``."""
     return f"$share/{group}/{subscription}"
@@ -61,7 +67,7 @@ def parse(topic: str) -> tuple[str, str] | None:
         return None
     rest = topic[len(head):]
     pack_id, sep, kind = rest.partition("/")
-    if not sep or not pack_id or kind not in (TELEMETRY, DEADLETTER, COMMAND, COMMAND_ACK, STATUS):
+    if not sep or not pack_id or kind not in (TELEMETRY, DEADLETTER, COMMAND, COMMAND_ACK, STATUS, ESTIMATE, ALERT):
         return None
     return pack_id, kind
 

@@ -74,6 +74,8 @@ def test_balancing_recommends_which_cells_and_how_much():
     assert cmd is not None
     assert cmd.cells == [1, 2]
     assert cmd.charge_ah == pytest.approx([0.15, 0.05])
+    doc = cmd.to_dict()  # the documented command: 1-based cells, what the gateway accepts
+    assert doc["type"] == "balancing" and doc["cells"] == [2, 3] and doc["charge_ah"] == pytest.approx([0.15, 0.05])
     assert det.balancing(10.0, soc, np.full(4, 5.0)) is None  # rate-limited
     assert FaultDetector(4, 5.0).balancing(0.0, np.full(4, 0.5), np.full(4, 5.0)) is None
 
