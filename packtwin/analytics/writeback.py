@@ -2,7 +2,10 @@
 ``packtwin/v1/{pack_id}/estimate``; this writer takes them and sets the pack's Digital Battery Passport values
 (IDTA 02035-5 Product Condition, the fade values of 02035-4 Technical Data) through the AAS HTTP API of whatever
 server holds the twins -- ``packtwin serve`` or an Eclipse BaSyx submodel repository -- with one
-``PATCH .../submodel-elements/{idShortPath}/$value`` per value (the ValueOnly form every AAS server has).
+``PATCH .../submodel-elements/{idShortPath}/$value`` per value (the ValueOnly form every AAS server has). Alerts
+(``packtwin/v1/{pack_id}/alert``) are written at once as a NegativeEvents item of the pack's Product Condition,
+each kind once per pack (the passport keeps that it happened, the alert stream keeps every occurrence); the server
+then announces the change as its own AAS event.
 
 Writers join a shared subscription, so several of them split the packs; only the newest estimate of a pack is kept
 while a write is due, and a pack is written at most once per ``min_period_s`` (estimates arrive every few seconds of
@@ -20,6 +23,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -29,6 +33,7 @@ from packtwin.connectors import topics
 from packtwin.connectors.ingest import deadletter_message
 from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
 from packtwin.connectors.remote.client import AasClient, RemoteError
+from packtwin.submodels.product_condition import negative_event_item
 from packtwin.timeseries.base import DeadLetter
 
 logger = logging.getLogger(__name__)
@@ -45,6 +50,8 @@ class WritebackStats:
     packs_written: int = 0
     values_written: int = 0
     value_errors: int = 0
+    events_written: int = 0
+    events_known: int = 0      # alerts of a kind the passport already records for that pack
     last_error: str = ""
     written: dict[str, float] = field(default_factory=dict)  # pack_id -> estimate time last written
 
@@ -56,18 +63,40 @@ class EstimateError(ValueError):
     pass
 
 
-def parse_estimate(topic: str, payload: bytes) -> tuple[str, float, list[tuple[str, str, str]]]:
-    """``(pack_id, t, [(submodel idShort, idShortPath, value)])`` of an estimate message, or EstimateError."""
+def _topic_pack(topic: str, kind: str) -> str:
     head = topics.PREFIX + "/"
-    pack_id, _, kind = topic[len(head):].partition("/") if topic.startswith(head) else ("", "", "")
-    if kind != topics.ESTIMATE or not pack_id:
-        raise EstimateError(f"not an estimate topic: {topic}")
+    pack_id, _, got = topic[len(head):].partition("/") if topic.startswith(head) else ("", "", "")
+    if got != kind or not pack_id:
+        raise EstimateError(f"not an {kind} topic: {topic}")
+    return pack_id
+
+
+def _json_object(payload: bytes, what: str) -> dict[str, Any]:
     try:
         body = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EstimateError(f"not JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise EstimateError("an estimate is a JSON object")
+        raise EstimateError(f"an {what} is a JSON object")
+    return body
+
+
+def parse_alert(topic: str, payload: bytes) -> tuple[str, str, str, float]:
+    """``(pack_id, kind, text, t)`` of an alert message (docs/mqtt.md, Alerts), or EstimateError."""
+    pack_id = _topic_pack(topic, topics.ALERT)
+    body = _json_object(payload, "alert")
+    kind, severity, message, t = (body.get(k) for k in ("kind", "severity", "message", "t"))
+    if not (isinstance(kind, str) and kind.replace("_", "a").isalnum()):
+        raise EstimateError("kind must be a word such as over_temperature")
+    if not isinstance(t, int | float) or isinstance(t, bool) or t != t:
+        raise EstimateError("t must be a number (seconds since the Unix epoch)")
+    return pack_id, kind, f"{kind} ({severity}): {message}", float(t)
+
+
+def parse_estimate(topic: str, payload: bytes) -> tuple[str, float, list[tuple[str, str, str]]]:
+    """``(pack_id, t, [(submodel idShort, idShortPath, value)])`` of an estimate message, or EstimateError."""
+    pack_id = _topic_pack(topic, topics.ESTIMATE)
+    body = _json_object(payload, "estimate")
     if body.get("pack_id") != pack_id:
         raise EstimateError(f"pack_id {body.get('pack_id')!r} does not match the topic's {pack_id!r}")
     t = body.get("t")
@@ -107,6 +136,8 @@ class PassportWriteback:
         self._last_write: dict[str, float] = {}
         self._lock = threading.Lock()
         self._wake: queue.Queue[None] = queue.Queue()
+        self._events: list[tuple[str, str, str, float]] = []
+        self._events_seen: set[tuple[str, str]] = set()
         self._stop = threading.Event()
         self._writing = False
         self._thread: threading.Thread | None = None
@@ -138,7 +169,7 @@ class PassportWriteback:
         while time.monotonic() < deadline:
             with self._lock:
                 self._last_write.clear()
-                if not self._latest and not self._writing:
+                if not self._latest and not self._events and not self._writing:
                     return True
             self._wake.put(None)
             time.sleep(0.02)
@@ -146,12 +177,18 @@ class PassportWriteback:
 
     # -- MQTT --------------------------------------------------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
-        sub = f"{topics.PREFIX}/+/{topics.ESTIMATE}"
-        client.subscribe(topics.shared(sub, self.shared_group) if self.shared_group else sub, qos=1)
+        subs = [f"{topics.PREFIX}/+/{topics.ESTIMATE}", f"{topics.PREFIX}/+/{topics.ALERT}"]
+        client.subscribe([(topics.shared(s, self.shared_group) if self.shared_group else s, 1) for s in subs])
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.stats.messages += 1
         try:
+            if msg.topic.endswith("/" + topics.ALERT):
+                event = parse_alert(msg.topic, msg.payload)
+                with self._lock:
+                    self._events.append(event)
+                self._wake.put(None)
+                return
             pack_id, t, values = parse_estimate(msg.topic, msg.payload)
         except EstimateError as exc:
             self.stats.rejected += 1
@@ -173,7 +210,8 @@ class PassportWriteback:
             target = topics.deadletter(parsed)
         except ValueError:
             return  # no pack to file it under; counted and logged
-        letter = DeadLetter(time.time(), msg.topic, "bad_estimate", reason, bytes(msg.payload))
+        kind = "bad_alert" if msg.topic.endswith("/" + topics.ALERT) else "bad_estimate"
+        letter = DeadLetter(time.time(), msg.topic, kind, reason, bytes(msg.payload))
         client.publish(target, deadletter_message(letter), qos=1)
 
     # -- writing -----------------------------------------------------------------------------------------------------
@@ -181,12 +219,17 @@ class PassportWriteback:
         now = time.monotonic()
         due = []
         with self._lock:
+            events, self._events = self._events, []
+            self._writing = bool(events)
+        for pack_id, kind, text, t in events:
+            self.record_event(pack_id, kind, text, t)
+        with self._lock:
             for pack_id in list(self._latest):
                 if now - self._last_write.get(pack_id, -1e18) >= self.min_period_s:
                     t, values = self._latest.pop(pack_id)
                     self._last_write[pack_id] = now
                     due.append((pack_id, t, values))
-            self._writing = bool(due)
+            self._writing = self._writing or bool(due)
         return due
 
     def _run(self) -> None:
@@ -215,3 +258,27 @@ class PassportWriteback:
             self.stats.packs_written += 1
             self.stats.written[pack_id] = t
         return ok
+
+    def record_event(self, pack_id: str, kind: str, text: str, t: float) -> bool:
+        """Add a NegativeEvents item for an alert kind the pack's passport does not record yet."""
+        if (pack_id, kind) in self._events_seen:
+            self.stats.events_known += 1
+            return False
+        sid = TwinIds(self.base_iri, Level.PACK, pack_id).submodel_id("ProductCondition")
+        try:
+            present = self.aas.get_value(sid, "NegativeEvents")
+            texts = [str(v.get("NegativeEventValue", "")) for v in present or [] if isinstance(v, dict)]
+            if any(x.startswith(f"{kind} (") for x in texts):  # recorded before, e.g. by another writer
+                self._events_seen.add((pack_id, kind))
+                self.stats.events_known += 1
+                return False
+            stamp = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.aas.post_element(sid, "NegativeEvents", negative_event_item(text, stamp))
+        except RemoteError as exc:
+            self.stats.value_errors += 1
+            self.stats.last_error = str(exc)
+            logger.warning("negative event %s of %s not written: %s", kind, pack_id, exc)
+            return False
+        self._events_seen.add((pack_id, kind))
+        self.stats.events_written += 1
+        return True

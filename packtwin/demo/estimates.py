@@ -26,6 +26,7 @@ from packtwin.analytics.cellmodel import CellSpec, OCVCurve, prior_params
 from packtwin.analytics.soc import SocEKF
 from packtwin.connectors.frame import Frame
 from packtwin.demo.live import LiveFleet
+from packtwin.submodels.product_condition import negative_event_item
 
 logger = logging.getLogger(__name__)
 
@@ -56,37 +57,15 @@ def set_values(repo: Repository, submodel_id: str, values: list[tuple[str, str]]
     return done
 
 
-def _negative_event_template() -> dict[str, Any]:
-    """One NegativeEvents item as the IDTA 02035-5 template builds it (semantic ids from the template)."""
-    import copy
-    import json as _json
-
-    from packtwin.aas.fleet import plan_fleet
-    from packtwin.submodels import product_condition
-
-    spec, hierarchy = plan_fleet(1, 1, 1)
-    values = product_condition.values(hierarchy[0], spec, dt.datetime.now(dt.UTC))
-    values["NegativeEvents"] = [{"NegativeEventValue": "-", "LastUpdate": "2000-01-01T00:00:00Z"}]
-    raw = product_condition.PART.instantiate("urn:packtwin:template", values)
-    item = next(e for e in raw["submodelElements"] if e["idShort"] == "NegativeEvents")["value"][0]
-    return copy.deepcopy(_json.loads(_json.dumps(item)))
-
-
-def add_negative_event(repo: Repository, submodel_id: str, text: str, t: float, template: dict[str, Any],
+def add_negative_event(repo: Repository, submodel_id: str, text: str, t: float,
                        dedupe_prefix: str | None = None) -> bool:
     """Append a NegativeEvent (text, LastUpdate) to the Product Condition ``submodel_id``; False if it has none, or
     if an event whose text starts with ``dedupe_prefix`` is there already."""
-    import copy
     import json as _json
 
     from basyx.aas.adapter.json import AASFromJsonDecoder
 
-    item = copy.deepcopy(template)
-    for prop in item["value"]:
-        if prop["idShort"] == "NegativeEventValue":
-            prop["value"] = text
-        elif prop["idShort"] == "LastUpdate":
-            prop["value"] = _iso(t)
+    item = negative_event_item(text, _iso(t))
     element = _json.loads(_json.dumps(item), cls=AASFromJsonDecoder)
     with repo.lock:
         try:
@@ -177,7 +156,6 @@ class EstimatorStage:
         self.records_written = 0  # submodels written with estimates (packs and cells)
         self.alerts = 0
         self.negative_events = 0  # NegativeEvents written into Product Condition (one per battery and alert kind)
-        self._event_template: dict[str, Any] | None = None
         self._events_seen: set[tuple[str, str]] = set()
 
     def start(self) -> EstimatorStage:
@@ -277,10 +255,8 @@ class EstimatorStage:
             if (serial, kind) in self._events_seen:
                 continue
             self._events_seen.add((serial, kind))
-            if self._event_template is None:
-                self._event_template = _negative_event_template()
             text = f"{kind} ({doc.get('severity', '')}): {doc.get('message', '')}"
             t = float(doc.get("t") or time.time())
             if add_negative_event(self.repo, TwinIds(self.base, level, serial).submodel_id("ProductCondition"),
-                                  text, t, self._event_template, dedupe_prefix=f"{kind} ("):
+                                  text, t, dedupe_prefix=f"{kind} ("):
                 self.negative_events += 1

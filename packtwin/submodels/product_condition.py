@@ -60,3 +60,31 @@ def values(battery: Battery, spec: PackSpec, now: dt.datetime) -> dict[str, Any]
         "TemperatureInformation": {"LastUpdate": now},
         "StateOfCharge": {"StateOfChargeValue": 50.0, "LastUpdate": now},
     }
+
+
+_EVENT_ITEM: dict[str, Any] | None = None
+
+
+def negative_event_item(text: str, last_update: str) -> dict[str, Any]:
+    """One NegativeEvents item (AAS JSON) as the template builds it -- semantic ids and access marks included --
+    holding ``text`` and ``last_update`` (xs:dateTime lexical form)."""
+    import copy
+    import json
+
+    global _EVENT_ITEM
+    if _EVENT_ITEM is None:
+        from packtwin.aas.fleet import plan_fleet
+
+        pack_spec, hierarchy = plan_fleet(1, 1, 1)
+        vals = values(hierarchy[0], pack_spec, dt.datetime.now(dt.UTC))
+        vals["NegativeEvents"] = [{"NegativeEventValue": "-", "LastUpdate": "2000-01-01T00:00:00Z"}]
+        raw = PART.instantiate("urn:packtwin:template", vals)
+        item = next(e for e in raw["submodelElements"] if e["idShort"] == "NegativeEvents")["value"][0]
+        _EVENT_ITEM = json.loads(json.dumps(item))
+    item = copy.deepcopy(_EVENT_ITEM)
+    for prop in item["value"]:
+        if prop["idShort"] == "NegativeEventValue":
+            prop["value"] = text
+        elif prop["idShort"] == "LastUpdate":
+            prop["value"] = last_update
+    return item

@@ -15,7 +15,7 @@ import pytest
 from packtwin.aas.ids import Level, TwinIds, pack_serial
 from packtwin.analytics.passport import EstimateRecord, passport_values
 from packtwin.analytics.service import estimate_message
-from packtwin.analytics.writeback import PassportWriteback, parse_estimate
+from packtwin.analytics.writeback import PassportWriteback, parse_alert, parse_estimate
 from packtwin.connectors import topics
 from packtwin.connectors.remote.client import AasClient
 from packtwin.settings import Settings
@@ -99,9 +99,13 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
         for est in (older, newer):
             pub.publish(topics.estimate(PACK), estimate_message("est-1", PACK, est), qos=1).wait_for_publish(5)
         pub.publish(topics.estimate(PACK), b"{not json", qos=1).wait_for_publish(5)
+        alert = {"pack_id": PACK, "kind": "over_temperature", "severity": "critical", "t": t0 + 30, "cells": [],
+                 "sensors": [1], "value": 72.0, "message": "sensor 1 at 72.0 degC"}
+        for _ in range(2):  # the passport records a kind once per pack
+            pub.publish(topics.alert(PACK), json.dumps(alert), qos=1).wait_for_publish(5)
         assert writer.flush(20)
         deadline = time.monotonic() + 20
-        while writer.stats.written.get(PACK) != t0 + 60:
+        while writer.stats.written.get(PACK) != t0 + 60 or writer.stats.events_known < 1:
             assert time.monotonic() < deadline, writer.stats.as_dict()
             writer.flush(1)
         assert got_letter.wait(10)
@@ -111,6 +115,10 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
             c.disconnect()
             c.loop_stop()
     assert letters[0]["reason"] == "bad_estimate" and "not JSON" in letters[0]["detail"]
+    events = _value(aas, "ProductCondition", "NegativeEvents")
+    assert [e["NegativeEventValue"] for e in events] == ["over_temperature (critical): sensor 1 at 72.0 degC"]
+    assert datetime.fromisoformat(events[0]["LastUpdate"]).timestamp() == t0 + 30
+    assert writer.stats.events_written == 1 and writer.stats.events_known == 1
     assert writer.stats.rejected == 1 and writer.stats.value_errors == 0
     # The newest estimate is what the passport holds, value for value.
     for v in newer["passport"]:
@@ -133,3 +141,13 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
 def test_malformed_estimates_are_refused_with_a_reason(payload, reason):
     with pytest.raises(ValueError, match=reason):
         parse_estimate(topics.estimate(PACK), payload)
+
+
+def test_malformed_alerts_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match="kind must be"):
+        parse_alert(topics.alert(PACK), json.dumps({"kind": "a b/c", "t": 1.0}).encode())
+    with pytest.raises(ValueError, match="t must be"):
+        parse_alert(topics.alert(PACK), json.dumps({"kind": "over_temperature"}).encode())
+    assert parse_alert(topics.alert(PACK), json.dumps({"kind": "sensor_stuck", "severity": "warning", "t": 5,
+                                                       "message": "cell 3 stuck"}).encode()) == \
+        (PACK, "sensor_stuck", "sensor_stuck (warning): cell 3 stuck", 5.0)

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from packtwin.aas.repository import Repository
-from packtwin.demo.estimates import _negative_event_template, add_negative_event, set_values
+from packtwin.demo.estimates import add_negative_event, set_values
 from packtwin.demo.fleetdata import load_fleet
 from packtwin.ontology import battery
 from packtwin.ontology.battery import PT
@@ -31,9 +31,9 @@ def test_estimates_and_negative_events_persist_and_reach_rdf(tmp_path: Path) -> 
                                       ("StateOfCertifiedEnergy.StateOfCertifiedEnergyValue", "93.25"),
                                       ("NoSuch.Element", "1")]) == 2
     t = dt.datetime(2026, 5, 1, tzinfo=dt.UTC).timestamp()
-    assert add_negative_event(repo, CELL_PC, "internal_short (critical): leak 0.8 A", t, _negative_event_template())
-    assert not add_negative_event(repo, f"{BASE}/sm/cell/NOPE/ProductCondition", "x", t, _negative_event_template())
-    assert not add_negative_event(repo, CELL_PC, "internal_short (critical): again", t, _negative_event_template(),
+    assert add_negative_event(repo, CELL_PC, "internal_short (critical): leak 0.8 A", t)
+    assert not add_negative_event(repo, f"{BASE}/sm/cell/NOPE/ProductCondition", "x", t)
+    assert not add_negative_event(repo, CELL_PC, "internal_short (critical): again", t,
                                   dedupe_prefix="internal_short (")
     assert len(events) == 2  # one change event per write
     repo.store.close()

@@ -86,6 +86,16 @@ class AasClient:
     def put_element(self, submodel_id: str, id_short_path: str, element: dict[str, Any]) -> None:
         self._request("PUT", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}", json=element)
 
+    def get_value(self, submodel_id: str, id_short_path: str) -> Any:
+        """An element's value in the ValueOnly form; None when the element does not exist."""
+        resp = self._request("GET", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}/$value",
+                             ok_missing=True)
+        return None if resp is None else resp.json()
+
+    def post_element(self, submodel_id: str, id_short_path: str, element: dict[str, Any]) -> None:
+        """Add ``element`` under the collection or list at ``id_short_path`` (appended to a list)."""
+        self._request("POST", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}", json=element)
+
     def patch_value(self, submodel_id: str, id_short_path: str, value: Any) -> None:
         """Set an element's value in the ValueOnly form (a Property's value is its lexical form as a JSON string)."""
         self._request("PATCH", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}/$value",
