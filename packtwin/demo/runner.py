@@ -40,7 +40,8 @@ class DemoOptions:
     data_dir: str | None = None
     speed: float = 20.0  # simulated seconds per wall-clock second
     dt_s: float = 1.0  # simulated seconds between telemetry frames
-    ageing_factor: float = 2000.0  # makes capacity fade visible within minutes
+    ageing_factor: float = 200.0  # about 1 % capacity per simulated hour: fade the estimates can follow
+    park_s: float = 2400.0  # parked before and after each charge: relaxed voltages the capacity estimate anchors on
     estimate_period_s: float = 30.0  # of simulated time
     write_period_s: float = 10.0  # wall seconds between repository writes per pack
     faults: tuple[str, ...] = field(default_factory=tuple)
@@ -212,7 +213,7 @@ class Demo:
         sim = Simulator(pack_ids, design=PackDesign(n_series=n_cells), speed=o.speed, dt=o.dt_s, faults=faults,
                         mqtt=MqttOptions(url=url), ageing_factor=o.ageing_factor,
                         t0=max(time.time(), last_t + o.dt_s), gateway_id=f"packtwin-demo-sim-{run_id}",
-                        state_file=data / "simulator-state.json")
+                        state_file=data / "simulator-state.json", park_s=o.park_s)
         self.faults = faults
         sim.start()
         self.sim = sim

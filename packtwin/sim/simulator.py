@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 Sink = Callable[[str, bytes], None]
 
-DRIVE, CHARGE = 0, 1
+DRIVE, CHARGE, PARK = 0, 1, 2
 
 
 def pack_ids(n: int) -> list[str]:
@@ -52,7 +52,8 @@ class Simulator:
                  cycles: Iterable[str] = DRIVE_CYCLES, encoding: str = "binary", seq_start: int = 0,
                  ageing_factor: float = 1.0, extra_sensors: bool = True, t0: float | None = None,
                  gateway_id: str = "packtwin-sim", max_pending: int = 10_000,
-                 state_file: str | Path | None = None, soc0: tuple[float, float] = (0.6, 0.95)) -> None:
+                 state_file: str | Path | None = None, soc0: tuple[float, float] = (0.6, 0.95),
+                 park_s: float = 0.0) -> None:
         self.pack_ids = pack_ids(packs) if isinstance(packs, int) else list(packs)
         if not self.pack_ids:
             raise ValueError("at least one pack")
@@ -74,6 +75,11 @@ class Simulator:
         self._cycle_of = rng.integers(len(self._cycles), size=len(self.pack_ids))
         self._pos = np.array([rng.integers(len(self._cycles[c])) for c in self._cycle_of])
         self._mode = np.full(len(self.pack_ids), DRIVE)
+        # Parking before each charge and after it (a car is parked while it waits for and after a charge): with
+        # park_s of at least half an hour the twin sees relaxed voltages at both ends of the SoC range.
+        self.park_s = park_s
+        self._park_until = np.zeros(len(self.pack_ids))
+        self._after_park = np.full(len(self.pack_ids), DRIVE)
         self._charge = ChargeSession()
         self._charge_c = np.zeros(len(self.pack_ids))
         self._charge_limit_c = np.full(len(self.pack_ids), 3.0)
@@ -199,21 +205,26 @@ class Simulator:
         return json.dumps(doc, separators=(",", ":")).encode()
 
     def _schedule(self) -> np.ndarray:
-        """C-rate of every pack for this tick: drive until the pack is low, then charge CC-CV until full."""
+        """C-rate of every pack for this tick: drive until the pack is low, then charge CC-CV until full; with
+        ``park_s`` a parked spell (no current) before and after each charge."""
         m = self.model
         soc = m.soc.mean(axis=1)
         v = m.last_measured_v
-        to_charge = (self._mode == DRIVE) & ((soc < 0.15) | (v.min(axis=1) < 3.0))
-        self._mode[to_charge] = CHARGE
-        self._charge_c[to_charge] = 0.0
-        c_rate = np.empty(len(self.pack_ids))
+        now = self.sim_time
+        low = (self._mode == DRIVE) & ((soc < 0.15) | (v.min(axis=1) < 3.0))
+        self._switch(low, CHARGE, now)
+        parked = self._mode == PARK
+        done = parked & (now >= self._park_until)
+        self._mode[done] = self._after_park[done]
+        self._charge_c[done & (self._mode == CHARGE)] = 0.0
+        c_rate = np.zeros(len(self.pack_ids))
         driving = self._mode == DRIVE
         for k, cycle in enumerate(self._cycles):
             sel = driving & (self._cycle_of == k)
             if sel.any():
                 c_rate[sel] = cycle[self._pos[sel] % len(cycle)]
         self._pos[driving] += 1
-        charging = ~driving
+        charging = self._mode == CHARGE
         if charging.any():
             c = self._charge.next_c_rate(self._charge_c[charging], v[charging].max(axis=1),
                                          self._charge_limit_c[charging])
@@ -221,8 +232,19 @@ class Simulator:
             c_rate[charging] = c
             finished = np.zeros(len(self.pack_ids), dtype=bool)
             finished[charging] = self._charge.done(c) | (soc[charging] > 0.95)
-            self._mode[finished] = DRIVE
+            self._switch(finished, DRIVE, now)
         return c_rate
+
+    def _switch(self, sel: np.ndarray, to: int, now: float) -> None:
+        """Send the selected packs to ``to`` -- through a parked spell first when parking is on."""
+        if self.park_s > 0:
+            self._mode[sel] = PARK
+            self._park_until[sel] = now + self.park_s
+            self._after_park[sel] = to
+        else:
+            self._mode[sel] = to
+            if to == CHARGE:
+                self._charge_c[sel] = 0.0
 
     # -- commands from the twin ------------------------------------------------------------------------------------------
     def _subscribe_commands(self, client) -> None:

@@ -134,3 +134,19 @@ def test_small_packs_get_one_temperature_sensor_per_element():
     assert PackDesign(n_series=6).n_temp_sensors == 6
     with pytest.raises(ValueError):
         PackDesign(n_series=6, n_temp_sensors=0)
+
+
+def test_parking_before_and_after_each_charge():
+    sim = Simulator(1, design=SMALL, sink=lambda t, p: None, speed=0, soc0=(0.10, 0.10), seed=3, dt=10.0,
+                    park_s=600.0)
+    modes = []
+    for _ in range(2000):  # bounded: 20,000 s of simulated time
+        sim.tick()
+        modes.append(int(sim._mode[0]))
+        if len(modes) > 2 and modes[-1] == 0 and 1 in modes:
+            break
+    # low -> parked -> charging -> parked -> driving; parked spells last park_s
+    runs = [m for k, m in enumerate(modes) if k == 0 or modes[k - 1] != m]
+    assert runs == [2, 1, 2, 0]
+    assert modes.count(2) == 2 * 60  # two spells of 600 s at 10 s per tick
+    assert sim.model.soc.mean() > 0.9
