@@ -8,6 +8,7 @@ without deep-copying the basyx object tree (a deep copy of an element would drag
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from basyx.aas import model
@@ -61,6 +62,21 @@ def filtered(node: dict[str, Any], clearance: AccessGroup,
     return node
 
 
+def repository_loader(repo: Any) -> Callable[[str], dict[str, Any] | None]:
+    """An :class:`AccessIndex` loader over a :class:`~packtwin.aas.repository.Repository` (shells and submodels)."""
+
+    def load(identifier: str) -> dict[str, Any] | None:
+        try:
+            obj = repo.get(identifier)
+        except KeyError:
+            return None
+        if isinstance(obj, model.ConceptDescription):  # concept descriptions carry no marks
+            return None
+        return to_dict(obj)
+
+    return load
+
+
 def parent_path(id_short_path: str) -> str | None:
     """The idShortPath of the parent element, or None for a top-level element."""
     segments = list(model.Referable.parse_id_short_path(id_short_path))
@@ -77,11 +93,29 @@ class AccessIndex:
     what it published: the deleted element's own mark, else the effective group of its nearest live ancestor.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, loader: Callable[[str], dict[str, Any] | None] | None = None) -> None:
+        """``loader(id)`` gives the AAS JSON of an identifiable (None if there is none): with it, an identifiable's
+        marks are read the first time they are needed rather than for the whole repository up front (decoding every
+        submodel of a fleet at start takes minutes)."""
         self._marks: dict[str, dict[str, AccessGroup]] = {}
+        self._loader = loader
+        self._loaded: set[str] = set()
+
+    def _ensure(self, identifiable_id: str) -> None:
+        if self._loader is None or identifiable_id in self._loaded:
+            return
+        self._loaded.add(identifiable_id)
+        node = self._loader(identifiable_id)
+        if node is not None:
+            self._marks.pop(identifiable_id, None)
+            self._walk(identifiable_id, "", node)
 
     def index(self, identifiable_id: str, path: str, node: dict[str, Any]) -> None:
         """Record the marks of ``node`` (at ``path``; "" for the identifiable) and its descendants."""
+        if path:
+            self._ensure(identifiable_id)
+        else:
+            self._loaded.add(identifiable_id)
         self.forget(identifiable_id, path)
         self._walk(identifiable_id, path, node)
 
@@ -107,6 +141,7 @@ class AccessIndex:
         """Drop the marks at ``path`` and below ("" drops the whole identifiable)."""
         if path == "":
             self._marks.pop(identifiable_id, None)
+            self._loaded.discard(identifiable_id)
             return
         marks = self._marks.get(identifiable_id)
         if marks:
@@ -114,10 +149,12 @@ class AccessIndex:
                 del marks[key]
 
     def own_mark(self, identifiable_id: str, path: str = "") -> AccessGroup | None:
+        self._ensure(identifiable_id)
         return self._marks.get(identifiable_id, {}).get(path)
 
     def group_at(self, identifiable_id: str, path: str | None) -> AccessGroup:
         """The effective group at ``path`` (None = the identifiable) from the recorded marks of it and its ancestors."""
+        self._ensure(identifiable_id)
         marks = self._marks.get(identifiable_id, {})
         group = marks.get("", AccessGroup.PUBLIC)
         if not path:

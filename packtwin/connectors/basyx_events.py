@@ -77,15 +77,13 @@ class BasyxEventPublisher:
         self.groups = tuple(sorted(set(groups)))
         self.qos = qos
         # Marks of everything seen, so that deletions (which carry no object) go only where the thing was visible.
-        self.access = access_json.AccessIndex()
+        self.access = access_json.AccessIndex(access_json.repository_loader(repo))
         self._unsubscribe: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------------------
     def start(self) -> BasyxEventPublisher:
-        with self.repo.lock:
-            for obj in [*self.repo.shells(), *self.repo.submodels()]:  # concept descriptions carry no marks
-                self.access.index(obj.id, "", access_json.to_dict(obj))
-            self._unsubscribe = self.repo.bus.subscribe(self._on_event)
+        # Marks are read per identifiable on its first event (AccessIndex loader), not for the whole repository here.
+        self._unsubscribe = self.repo.bus.subscribe(self._on_event)
         return self
 
     def stop(self) -> None:
@@ -113,6 +111,7 @@ class BasyxEventPublisher:
             self.access.forget(event.identifiable_id)
             if event.obj is not None:  # as BaSyx does: the deleted identifiable's JSON
                 body: dict[str, Any] = access_json.to_dict(event.obj)  # type: ignore[arg-type]
+                group = access_json.effective_group(body)
             else:
                 model_type = "AssetAdministrationShell" if event.target is Target.SHELL else "Submodel"
                 body = {"modelType": model_type, "id": event.identifiable_id}

@@ -112,6 +112,7 @@ class Demo:
         from packtwin.connectors.broker import EmbeddedBroker, broker_answers, free_port
         from packtwin.connectors.ingest import Ingest
         from packtwin.connectors.mqtt import MqttOptions
+        from packtwin.connectors.outlets import start_outlets
         from packtwin.demo.estimates import EstimatorStage
         from packtwin.demo.fleetdata import load_fleet
         from packtwin.demo.live import LiveFleet
@@ -171,6 +172,9 @@ class Demo:
         self.live = live
         hub = EventHub().follow(repo.bus)
         self.hub = hub
+        # Every repository change also goes out as a BaSyx MQTT event (public view), as packtwin serve --events-mqtt.
+        outlets = start_outlets(repo, mqtt_url=url, basyx_repo_id="packtwin")
+        self._closers.append(outlets.stop)
         stage = EstimatorStage(repo, live, cell_spec, settings.base_iri, estimate_period_s=o.estimate_period_s,
                                write_period_s=o.write_period_s, cells_per_write=o.cells,
                                on_alert=lambda doc: hub.publish("alert", doc))
@@ -264,7 +268,8 @@ class Demo:
             f"  AAS API        {u}/api/v3.0/shells",
             f"  SPARQL         {u}/sparql",
             f"  live events    {u}/events",
-            f"  MQTT broker    {self.mqtt_url} ({'embedded' if self.embedded_broker else 'existing'})",
+            f"  MQTT broker    {self.mqtt_url} ({'embedded' if self.embedded_broker else 'existing'});"
+            " AAS change events (BaSyx topics) on sm-repository/packtwin/# and aas-repository/packtwin/#",
             f"  running        simulator at {self.o.speed:g}x with faults {', '.join(self.faults)}; MQTT ingest"
             " -> SQLite time series and Time Series submodels; estimators -> Product Condition / Technical Data;"
             " change events -> RDF/SPARQL and the dashboard",

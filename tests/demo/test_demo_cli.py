@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import requests
 
 from packtwin.connectors.broker import free_port
@@ -26,7 +27,13 @@ def test_demo_runs_everything_and_prints_the_summary_last(tmp_path: Path) -> Non
     demo = DemoProcess("--packs", "3", "--duration", "20", "--port", "0", "--mqtt", dead, "--data", str(tmp_path))
     try:
         url = demo.wait_for(r"dashboard\s+(http://127\.0\.0\.1:\d+)/", 90).group(1)
-        demo.wait_for(r"MQTT broker\s+mqtt://127\.0\.0\.1:\d+ \(embedded\)", 5)
+        broker = demo.wait_for(r"MQTT broker\s+mqtt://(127\.0\.0\.1):(\d+) \(embedded\)", 5)
+        events: list[tuple[str, dict]] = []
+        watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-basyx-events")
+        watcher.on_connect = lambda c, *a: c.subscribe("sm-repository/packtwin/submodels/#", qos=1)
+        watcher.on_message = lambda c, u, m: events.append((m.topic, json.loads(m.payload)))
+        watcher.connect(broker.group(1), int(broker.group(2)))
+        watcher.loop_start()
         key = demo.wait_for(r"operator: X-API-Key (\S+)", 5).group(1)
         op = {"X-API-Key": key}
         # The same port serves the dashboard, the AAS API, SPARQL and the live endpoints.
@@ -53,6 +60,15 @@ def test_demo_runs_everything_and_prints_the_summary_last(tmp_path: Path) -> Non
                 if "stats" in kinds:
                     break
         assert "stats" in kinds
+        # Repository changes (the estimates written into the passports) go out as BaSyx MQTT events.
+        deadline = time.monotonic() + 30
+        while not any(t.endswith("/updated") for t, _ in events) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        watcher.disconnect()
+        watcher.loop_stop()
+        updated = [(t, b) for t, b in events if t.endswith("/updated")]
+        assert updated, [t for t, _ in events][:5]
+        assert all(isinstance(b, dict) and b.get("idShort") for _, b in updated)
     finally:
         rc = demo.finish(90)
     assert rc == 0, demo.stderr[-3000:]

@@ -47,7 +47,7 @@ class DittoBridge:
         self.send = send
         self.thing_limit = thing_limit
         self.message_limit = message_limit
-        self.access = access_json.AccessIndex()
+        self.access = access_json.AccessIndex(access_json.repository_loader(repo))
         self._thing_of_shell: dict[str, str] = {}
         self._shells_of_submodel: dict[str, set[str]] = {}
         self._unsubscribe: Any = None
@@ -55,8 +55,6 @@ class DittoBridge:
     # -- lifecycle -----------------------------------------------------------------------------------------------------
     def start(self, initial_sync: bool = False) -> DittoBridge:
         with self.repo.lock:
-            for sm in self.repo.submodels():
-                self.access.index(sm.id, "", access_json.to_dict(sm))
             messages = []
             for shell in self.repo.shells():
                 self._index_shell(shell)

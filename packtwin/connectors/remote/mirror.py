@@ -40,7 +40,7 @@ class RemoteMirror:
         self.clearance = clearance
         self.max_backoff_s = max_backoff_s
         self.stats = MirrorStats()
-        self.access = access_json.AccessIndex()
+        self.access = access_json.AccessIndex(access_json.repository_loader(repo))
         # (kind, id, path) -> (operation, payload); insertion order is send order, a newer change replaces an older
         self._pending: OrderedDict[tuple[str, str, str], tuple[Operation, dict[str, Any] | None]] = OrderedDict()
         self._cond = threading.Condition()
@@ -50,10 +50,7 @@ class RemoteMirror:
         self._unsubscribe: Any = None
 
     def start(self) -> RemoteMirror:
-        with self.repo.lock:
-            for sm in self.repo.submodels():
-                self.access.index(sm.id, "", access_json.to_dict(sm))
-            self._unsubscribe = self.repo.bus.subscribe(self._on_event)
+        self._unsubscribe = self.repo.bus.subscribe(self._on_event)
         self._thread = threading.Thread(target=self._run, name="packtwin-remote-mirror", daemon=True)
         self._thread.start()
         return self
