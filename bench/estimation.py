@@ -112,32 +112,38 @@ def rul_checks(tmp: Path) -> list[dict]:
     return [{"check": "RUL nasa_B0045, first 20 cycles, EOL 0.70 Ah", "value": r["eol_cycle"], "unit": "cycle",
              "target": "within 10 % of 39, 90 % interval contains 39", "pass": abs(err) <= 10 and inside,
              "interval_90": [r["eol_cycle_lower_90"], r["eol_cycle_upper_90"]], "error_pct": round(err, 1),
-             "baseline_linear_fit_eol": round(float(lin), 1)}, rul_sweep()]
+             "baseline_linear_fit_eol": round(float(lin), 1)}, *rul_sweep()]
 
 
-def rul_sweep() -> dict:
-    """Beyond the issue's one case: every prefix of 20, 25 and 30 cycles against every threshold the rest of the record
+def rul_sweep() -> list[dict]:
+    """Beyond the issue's one case: prefixes of both NASA records against every threshold the rest of the record
     crosses (truth: the cycle after the last reading at or above it, zero readings left out)."""
     from packtwin.analytics.rul import CapacityHistory, fit_and_predict, read_capacity
 
-    h = read_capacity(DATA / "capacity" / "nasa_B0045.csv")
-    k, c = h.cycle, h.capacity_ah
-    ok = c > 0
-    cases = []
-    for first in (20, 25, 30):
-        for thr in (0.70, 0.68, 0.66, 0.65, 0.64):
-            truth = float(k[ok][np.nonzero(c[ok] >= thr)[0][-1] + 1])
-            r = fit_and_predict(CapacityHistory(k[:first], c[:first]), thr)
-            cases.append({"first_cycles": first, "eol_ah": thr, "truth": truth, "eol_cycle": r.eol_cycle,
-                          "interval_90": [r.eol_cycle_lower_90, r.eol_cycle_upper_90],
-                          "error_pct": round(100 * (r.eol_cycle / truth - 1), 1),
-                          "inside": r.eol_cycle_lower_90 <= truth <= r.eol_cycle_upper_90})
-    within = sum(abs(x["error_pct"]) <= 10 for x in cases)
-    inside = sum(x["inside"] for x in cases)
-    return {"check": "RUL nasa_B0045 sweep: first 20/25/30 cycles x EOL 0.64-0.70 Ah", "value": inside,
-            "unit": f"of {len(cases)} intervals hold the truth", "target": "(no issue target; a wider check)",
-            "pass": None, "within_10_pct": within,
-            "median_abs_error_pct": float(np.median([abs(x["error_pct"]) for x in cases])), "cases": cases}
+    rows = []
+    for name, firsts, thresholds in (("nasa_B0045", (20, 25, 30), (0.70, 0.68, 0.66, 0.65, 0.64)),
+                                     ("nasa_B0025", (10, 14, 18), (1.83, 1.81, 1.80, 1.79))):
+        h = read_capacity(DATA / "capacity" / f"{name}.csv")
+        k, c = h.cycle, h.capacity_ah
+        ok = c > 0
+        cases = []
+        for first in firsts:
+            for thr in thresholds:
+                truth = float(k[ok][np.nonzero(c[ok] >= thr)[0][-1] + 1])
+                if truth <= first:
+                    continue
+                r = fit_and_predict(CapacityHistory(k[:first], c[:first]), thr)
+                cases.append({"first_cycles": first, "eol_ah": thr, "truth": truth, "eol_cycle": r.eol_cycle,
+                              "interval_90": [r.eol_cycle_lower_90, r.eol_cycle_upper_90],
+                              "error_pct": round(100 * (r.eol_cycle / truth - 1), 1),
+                              "inside": r.eol_cycle_lower_90 <= truth <= r.eol_cycle_upper_90})
+        within = sum(abs(x["error_pct"]) <= 10 for x in cases)
+        inside = sum(x["inside"] for x in cases)
+        rows.append({"check": f"RUL {name} sweep: first {'/'.join(map(str, firsts))} cycles", "value": inside,
+                     "unit": f"of {len(cases)} intervals hold the truth", "target": "(no issue target; a wider check)",
+                     "pass": None, "within_10_pct": within,
+                     "median_abs_error_pct": float(np.median([abs(x["error_pct"]) for x in cases])), "cases": cases})
+    return rows
 
 
 def run_pack(spec: CellSpec, n: int, days: float, dt: float, seed: int, short: dict[int, float] | None,

@@ -143,14 +143,19 @@ def _design(k: np.ndarray, tau: float, z: float) -> np.ndarray:
 
 
 def _models(span: float) -> tuple[list[tuple[float, float]], np.ndarray]:
-    """The (tau, z) grid and its log prior: half the mass on no transient, half spread over the transients (a
-    transient has to earn its extra parameter through the evidence); the exponents share the mass equally."""
+    """The (tau, z) grid and its log prior. Half the mass on no transient and half spread over the transients; half
+    on the linear fade (z = 1) and half spread over the slowing ones: an extra shape has to earn its place through
+    the evidence (Occam's razor). On a short, flat record every shape fits alike, and a uniform prior over z would
+    let the flattest extrapolations push the end of life far out."""
     limit = TAU_MAX_FRACTION * span
     grid_t = TAU_GRID[np.less_equal(TAU_GRID, limit)]
     taus = np.r_[0.0, grid_t]
     tau_prior = np.r_[0.5, np.full(len(taus) - 1, 0.5 / max(len(taus) - 1, 1))]
+    n_slow = sum(z != 1.0 for z in FADE_EXPONENTS)
+    z_prior = np.array([0.5 if z == 1.0 else 0.5 / n_slow for z in FADE_EXPONENTS])
+    z_prior /= z_prior.sum()
     models = [(float(t), float(z)) for t in taus for z in FADE_EXPONENTS]
-    log_prior = np.log(np.repeat(tau_prior, len(FADE_EXPONENTS)) / len(FADE_EXPONENTS))
+    log_prior = np.log(np.outer(tau_prior, z_prior).ravel())
     return models, log_prior
 
 
