@@ -154,3 +154,25 @@ def test_estimator_applies_each_pack_in_order_and_fills_holes_from_the_store(tmp
     assert service.stats.applied["PT-P000001"] == list(range(20))
     assert service.stats.duplicates == 1 and service.stats.backfilled == 9
     store.close()
+
+
+def test_estimator_takes_a_tail_that_was_stored_but_never_forwarded(tmp_path):
+    """An ingest worker killed between storing and forwarding leaves the pack's last frames only in the store; the
+    estimator finds them when the pack has been quiet for a poll interval."""
+    from packtwin.connectors.frame import Frame
+
+    store = SQLiteTimeSeries(tmp_path / "ts.sqlite")
+    frames = [Frame("PT-P000002", s, 1000.0 + s, 5.0, np.full(4, 3.7, np.float32), np.full(1, 25.0, np.float32))
+              for s in range(10)]
+    store.append(frames)
+    service = EstimatorService(Assignment.parse("0/1"), store, CellSpec.from_json(CELL), state_dir=tmp_path,
+                               record_order=True, store_poll_s=0.2)
+    for f in frames[:8]:  # 8 and 9 were stored, never forwarded
+        service._offer(f)
+    service._poll_store(force=True)
+    assert service.stats.applied["PT-P000002"] == list(range(8))  # not quiet long enough yet
+    time.sleep(0.3)
+    service._poll_store(force=True)
+    assert service.stats.applied["PT-P000002"] == list(range(10))
+    assert service.stats.backfilled == 2
+    store.close()

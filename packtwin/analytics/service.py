@@ -72,7 +72,7 @@ class EstimatorService:
     def __init__(self, assignment: Assignment, store: TimeSeriesStore, spec: CellSpec, *,
                  mqtt: MqttOptions | str | None = None, name: str | None = None, state_dir: str | Path = ".",
                  config: WorkerConfig | None = None, checkpoint_period_s: float = 5.0, hole_wait_s: float = 2.0,
-                 record_order: bool = False,
+                 record_order: bool = False, store_poll_s: float = 30.0,
                  on_estimate: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.assignment = assignment
         self.store = store
@@ -82,6 +82,9 @@ class EstimatorService:
         self.checkpoint_period_s = checkpoint_period_s
         self.hole_wait_s = hole_wait_s
         self.record_order = record_order
+        self.store_poll_s = store_poll_s
+        self._last_applied: dict[str, float] = {}
+        self._last_poll = time.monotonic()
         self.extra_on_estimate = on_estimate
         self.worker = AnalyticsWorker(spec, config, on_estimate=self._on_estimate, on_alert=self._on_alert,
                                       on_command=self._on_command)
@@ -177,6 +180,7 @@ class EstimatorService:
                 _topic, payload, mid = self._inbox.get(timeout=0.2)
             except queue.Empty:
                 self._fill_holes()
+                self._poll_store()
                 self._maybe_checkpoint()
                 continue
             try:
@@ -232,8 +236,26 @@ class EstimatorService:
             self._held_since[pack] = now
             self._drain(pack)
 
+    def _poll_store(self, force: bool = False) -> None:
+        """Every ``store_poll_s``: apply what the store holds beyond a quiet pack's last applied frame. An ingest
+        worker that died after storing a frame but before forwarding it leaves such a tail; without this it would wait
+        for the pack's next frame (or this worker's restart)."""
+        now = time.monotonic()
+        if not force and now - self._last_poll < self.store_poll_s:
+            return
+        self._last_poll = now
+        for pack_id, last in self.store.last_seq_by_pack().items():
+            start = self.next_seq.get(pack_id)
+            if (start is None or last < start or not self.assignment.owns(pack_id) or self._held.get(pack_id)
+                    or now - self._last_applied.get(pack_id, 0.0) < self.store_poll_s):
+                continue
+            for frame in self._stored(pack_id, start, last):
+                self._apply(frame)
+                self.stats.backfilled += 1
+
     def _apply(self, frame: Frame) -> None:
         self.worker.update(frame)
+        self._last_applied[frame.pack_id] = time.monotonic()
         self.next_seq[frame.pack_id] = frame.seq + 1
         self.stats.frames += 1
         if self.record_order:
