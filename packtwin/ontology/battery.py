@@ -14,7 +14,7 @@ with their element.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 from basyx.aas import model
@@ -309,6 +309,37 @@ def _derive_bom(sm: model.Submodel) -> list[Quad]:
 
     visit(entry, own_access_group(entry) or g0)
     return quads
+
+
+def level_of(node: object) -> str | None:
+    """``pack``, ``module`` or ``cell`` for a battery node named after the packtwin identifier scheme, else None."""
+    m = _ASSET.match(str(node))
+    return m["level"] if m else None
+
+
+def in_pack_of(cell: URIRef, parents: Callable[[URIRef], Iterable[tuple[URIRef, AccessGroup]]]) -> list[Quad]:
+    """``pt:inPack`` of one cell: the pack two ``pt:partOf`` steps above it (cell -> module -> pack).
+
+    ``parents(node)`` gives the ``pt:partOf`` objects of ``node`` with their graphs. The shortcut states both links at
+    once, so it goes into the more restricted graph of the two; a link stated in several graphs gives one quad per
+    combination, and a role sees the shortcut exactly when it sees some pair of links.
+    """
+    if level_of(cell) != "cell":
+        return []
+    out: list[Quad] = []
+    for module, g1 in parents(cell):
+        for pack, g2 in parents(module):
+            if level_of(pack) == "pack":
+                out.append((cell, PT.inPack, pack, max(g1, g2)))
+    return list(dict.fromkeys(out))
+
+
+def in_pack(part_of: Iterable[Quad]) -> list[Quad]:
+    """``pt:inPack`` of every cell, from a set of ``pt:partOf`` quads (all BoMs of a conversion)."""
+    up: dict[URIRef, list[tuple[URIRef, AccessGroup]]] = {}
+    for s, _, o, g in dict.fromkeys(q for q in part_of if q[1] == PT.partOf):
+        up.setdefault(s, []).append((o, g))  # type: ignore[arg-type]
+    return [q for cell in up for q in in_pack_of(cell, lambda n: up.get(n, ()))]
 
 
 def derive(obj: model.Identifiable) -> tuple[list[Quad], list[Quad]]:

@@ -50,7 +50,8 @@ SELECT ?pack ?soh WHERE {
   ?p a PACK ; pt:serialNumber ?pack ; pt:stateOfHealth ?soh .
   FILTER(?soh >= 70 && ?soh <= 80)
   FILTER NOT EXISTS { ?p pt:hasSafetyEvent ?e }
-  FILTER NOT EXISTS { ?part pt:partOf+ ?p ; pt:hasSafetyEvent ?e2 }
+  # MINUS, not FILTER NOT EXISTS: the few parts with an event are found once, not the parts of every pack.
+  MINUS { ?part pt:hasSafetyEvent ?e2 ; pt:partOf+ ?p }
 } ORDER BY ?pack"""),
     CatalogQuery("critical-raw-materials-per-pack", "recycler",
                  "How much of each critical raw material does each pack hold, and what are its recycled shares?", """
@@ -110,17 +111,18 @@ SELECT ?pack ?document ?title ?file WHERE {
                  "What are the mean, lowest and highest cell state of charge in each pack?", """
 SELECT ?pack ?meanSoc ?minSoc ?maxSoc ?cells WHERE {
   { SELECT ?p (AVG(?soc) AS ?meanSoc) (MIN(?soc) AS ?minSoc) (MAX(?soc) AS ?maxSoc) (COUNT(?c) AS ?cells) WHERE {
-      # Only a cell is two pt:partOf steps below a pack (cell -> module -> pack).
-      ?c pt:stateOfCharge ?soc ; pt:partOf ?m . ?m pt:partOf ?p .
+      # pt:inPack: the pack of a cell, two pt:partOf steps above it (cell -> module -> pack).
+      ?c pt:inPack ?p ; pt:stateOfCharge ?soc .
     } GROUP BY ?p }
-  ?p pt:serialNumber ?pack .
+  ?p a PACK ; pt:serialNumber ?pack .
 } ORDER BY ?pack"""),
     CatalogQuery("resistance-increase-over-50", "second-life operator",
                  "Which cells have an internal resistance more than 50 % above their initial value?", """
 SELECT ?cell ?increase WHERE {
-  ?c pt:internalResistanceIncrease ?increase .
+  ?c pt:internalResistanceIncrease ?increase ; pt:serialNumber ?cell .
   FILTER(?increase > 50)
-  ?c a CELL ; pt:serialNumber ?cell .
+  # A filter, not a pattern: the store then starts from the few large increases instead of from all cells.
+  FILTER EXISTS { ?c a CELL }
 } ORDER BY DESC(?increase) ?cell"""),
     CatalogQuery("safety-events-by-kind", "manufacturer",
                  "How many safety events of each kind happened, per battery level?", """

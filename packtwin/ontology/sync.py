@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 
 from basyx.aas import model
 from rdflib import URIRef
+from rdflib.term import Node
 
 from packtwin.aas.events import ChangeEvent, Operation, Target
 from packtwin.aas.repository import Repository
@@ -53,6 +54,7 @@ def full_quads(objects: Iterable[model.Identifiable]) -> tuple[list[Quad], dict[
         if a:
             about[obj.id] = a
             quads += a
+    quads += battery.in_pack(q for a in about.values() for q in a)
     return quads, about
 
 
@@ -188,3 +190,22 @@ class RdfSync:
         self.store.add(added)
         if new:
             self._about[identifier] = new
+        moved = {q[0] for q in (*gone, *added) if q[1] == battery.PT.partOf}
+        if moved:
+            self._refresh_in_pack(moved)
+
+    def _refresh_in_pack(self, nodes: set[Node]) -> None:
+        """Recompute ``pt:inPack`` of the cells at or directly below ``nodes``, whose ``pt:partOf`` links changed."""
+        part_of = battery.PT.partOf
+        cells = set(nodes)
+        for node in nodes:
+            cells.update(q[0] for q in self.store.quads(None, part_of, node))
+
+        def parents(node: URIRef) -> list[tuple[URIRef, AccessGroup]]:
+            return [(q[2], q[3]) for q in self.store.quads(node, part_of, None)]  # type: ignore[misc]
+
+        for cell in cells:
+            want = set(battery.in_pack_of(cell, parents)) if isinstance(cell, URIRef) else set()
+            have = set(self.store.quads(cell, battery.PT.inPack, None))
+            self.store.remove(have - want)
+            self.store.add(want - have)

@@ -130,3 +130,40 @@ def test_element_write_updates_lifecycle_triple_and_its_graph():
     set_access_group(sm.get_referable("StateOfCharge"), AccessGroup.PUBLIC)
     repo.commit(sm, "StateOfCharge", element=sm.get_referable("StateOfCharge"))
     assert [float(r[0]) for r in store.query(q, [AccessGroup.PUBLIC])] == [42.5]
+
+
+def _in_pack(store: GraphStore, groups: list[AccessGroup]) -> set[tuple[str, str]]:
+    rows = store.query("SELECT ?c ?p WHERE { ?c pt:inPack ?p }", groups)
+    return {(str(c), str(p)) for c, p in rows}
+
+
+def _two_steps(store: GraphStore, groups: list[AccessGroup]) -> set[tuple[str, str]]:
+    rows = store.query("SELECT ?c ?p WHERE { ?c a battery:battery_68ed592a_7924_45d0_a108_94d6275d57f0 ;"
+                       " pt:partOf ?m . ?m pt:partOf ?p }", groups)
+    return {(str(c), str(p)) for c, p in rows}
+
+
+def test_in_pack_shortcut_follows_bom_changes_and_access_groups():
+    repo = Repository()
+    repo.add_many(build_test_fleet(packs=2, modules=2, cells=2, seed=5, with_concept_descriptions=False))
+    store = GraphStore()
+    RdfSync(repo, store).start()
+    everyone, public = list(AccessGroup), [AccessGroup.PUBLIC]
+    assert len(_in_pack(store, everyone)) == 8
+    assert _in_pack(store, everyone) == _two_steps(store, everyone)
+
+    # The pack BoM states module -> pack: without it the cells of that pack have no pack.
+    bom = next(s for s in repo.submodels() if s.id_short == "HierarchicalStructures" and "/pack/" in s.id)
+    repo.delete(bom.id)
+    assert len(_in_pack(store, everyone)) == 4
+    assert _in_pack(store, everyone) == _two_steps(store, everyone)
+
+    # Back, with the BoM restricted: the shortcut moves to the restricted graph with the link it stands for.
+    set_access_group(bom, AccessGroup.LEGITIMATE_INTEREST)
+    repo.add(bom)
+    assert len(_in_pack(store, everyone)) == 8
+    assert len(_in_pack(store, public)) == 4
+    assert _in_pack(store, public) == _two_steps(store, public)
+    fresh = GraphStore()
+    convert_all(list(repo), fresh)
+    assert store.all_quads() == fresh.all_quads()

@@ -1,0 +1,44 @@
+"""The store's dataset for a query: a role's graphs only, whichever way pyoxigraph is asked to match them."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+from rdflib import Literal, URIRef
+
+from packtwin.ontology.store import GraphStore
+from packtwin.submodels.access import AccessGroup
+
+EX = "https://example.org/t/"
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+NAMED = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+
+def _store() -> GraphStore:
+    store = GraphStore()
+    store.add([(URIRef(f"{EX}s{g.value}"), URIRef(f"{EX}p"), Literal(g.token), g) for g in AccessGroup])
+    return store
+
+
+def _count(store: GraphStore, groups: list[AccessGroup]) -> int:
+    return int(next(iter(store.query_native(COUNT, groups)))["n"].value)
+
+
+def test_every_group_is_read_as_one_union_and_a_subset_as_a_list():
+    store = _store()
+    assert _count(store, list(AccessGroup)) == 3  # the union path
+    assert _count(store, [AccessGroup.PUBLIC, AccessGroup.LEGITIMATE_INTEREST]) == 2  # the list path
+    assert _count(store, [AccessGroup.PUBLIC]) == 1
+    assert {s["g"].value for s in store.query_native(NAMED, [AccessGroup.PUBLIC])} == {
+        str(store.graphs[AccessGroup.PUBLIC])}
+
+
+def test_data_outside_the_access_group_graphs_is_never_read():
+    store = _store()
+    assert store.ox is not None
+    other = ox.NamedNode(f"{EX}graph/other")
+    store.ox.add(ox.Quad(ox.NamedNode(f"{EX}x"), ox.NamedNode(f"{EX}p"), ox.Literal("other"), other))
+    assert _count(store, list(AccessGroup)) == 3
+    assert str(other.value) not in {s["g"].value for s in store.query_native(NAMED, list(AccessGroup))}
+    store.ox.remove_graph(other)
+    store.ox.add(ox.Quad(ox.NamedNode(f"{EX}x"), ox.NamedNode(f"{EX}p"), ox.Literal("default")))
+    assert _count(store, list(AccessGroup)) == 3
