@@ -12,6 +12,7 @@
 Each query runs in a forked child process holding a copy-on-write snapshot of the store: a runaway query is killed
 at its deadline instead of keeping a thread busy (pyoxigraph cannot cancel a query), and the server's event loop is
 never blocked. Forks are taken under ``lock`` (the sync's lock) so that no write is half-applied in the snapshot.
+Children stay warm while the store is unchanged (:mod:`packtwin.ontology.snapshots`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ import csv
 import io
 import json
 import logging
-import multiprocessing
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape, quoteattr
 
@@ -36,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from packtwin.ontology.snapshots import SnapshotPool
 from packtwin.ontology.store import GraphStore, groups_for
 from packtwin.submodels.access import Role
 
@@ -224,41 +226,29 @@ def execute(store: GraphStore, sparql: str, role: Role, accept: str, max_rows: i
     return Answer(200, body, media, truncated)
 
 
-def _child(store: GraphStore, sparql: str, role: Role, accept: str, max_rows: int, graphs: tuple[list[str], list[str]],
-           conn: object) -> None:
+def _handle(store: GraphStore, sparql: str, role: Role, accept: str, max_rows: int,
+            graphs: tuple[list[str], list[str]]) -> tuple[str, Any]:
+    """What a query process answers: ("ok", Answer) or ("error", (status, reason))."""
     try:
-        answer = execute(store, sparql, role, accept, max_rows, *graphs)
-        conn.send(("ok", answer))  # type: ignore[attr-defined]
+        return "ok", execute(store, sparql, role, accept, max_rows, *graphs)
     except QueryError as exc:
-        conn.send(("error", (exc.status, exc.reason)))  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - reported to the client, the child exits anyway
-        conn.send(("error", (500, f"query failed: {exc}")))  # type: ignore[attr-defined]
+        return "error", (exc.status, exc.reason)
+    except Exception as exc:  # noqa: BLE001 - reported to the client
+        return "error", (500, f"query failed: {exc}")
 
 
-def run_isolated(store: GraphStore, sparql: str, role: Role, accept: str, settings: EndpointSettings,
-                 lock: threading.RLock | None = None, graphs: tuple[list[str], list[str]] = ([], [])) -> Answer:
-    """Run ``execute`` in a forked child with a hard deadline (blocking; call from a worker thread)."""
-    ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(store, sparql, role, accept, settings.max_rows, graphs, sender), daemon=True)
-    with lock if lock is not None else contextlib.nullcontext():
-        proc.start()
-    sender.close()
+def run_isolated(pool: SnapshotPool, sparql: str, role: Role, accept: str, settings: EndpointSettings,
+                 graphs: tuple[list[str], list[str]] = ([], [])) -> Answer:
+    """Run ``execute`` in a query process of ``pool`` with a hard deadline (blocking; call from a worker thread)."""
     try:
-        if not receiver.poll(settings.timeout_s):
-            raise QueryError(400, f"query cancelled: it ran longer than the {settings.timeout_s:g} s limit")
-        try:
-            kind, payload = receiver.recv()
-        except EOFError:
-            raise QueryError(500, "query process ended without an answer") from None
-        if kind == "error":
-            raise QueryError(*payload)
-        return payload
-    finally:
-        receiver.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join(timeout=5)
+        kind, payload = pool.run((sparql, role, accept, settings.max_rows, graphs), settings.timeout_s)
+    except TimeoutError:
+        raise QueryError(400, f"query cancelled: it ran longer than the {settings.timeout_s:g} s limit") from None
+    except EOFError:
+        raise QueryError(500, "query process ended without an answer") from None
+    if kind == "error":
+        raise QueryError(*payload)
+    return payload
 
 
 # -- HTTP -----------------------------------------------------------------------------------------------------------
@@ -309,12 +299,13 @@ def sparql_routes(store: GraphStore, role_of: RoleResolver, settings: EndpointSe
     """The endpoint as routes for the packtwin server (``create_app(..., extra_routes=sparql_routes(...))``)."""
     settings = settings or EndpointSettings()
     slots = threading.BoundedSemaphore(settings.max_parallel)
+    pool = SnapshotPool(store, _handle, lock, max_idle=settings.max_parallel)
 
     def run(query: str, role: Role, accept: str, graphs: tuple[list[str], list[str]]) -> Answer:
         if not slots.acquire(timeout=settings.timeout_s):
             raise QueryError(503, "all query slots are busy; retry later")
         try:
-            return run_isolated(store, query, role, accept, settings, lock, graphs)
+            return run_isolated(pool, query, role, accept, settings, graphs)
         finally:
             slots.release()
 

@@ -74,6 +74,8 @@ class GraphStore:
     def __init__(self, backend: Backend = "oxigraph", base_iri: str = DEFAULT_BASE) -> None:
         self.backend = backend
         self.base_iri = base_iri
+        # Bumped by every write: query processes forked from an older version are out of date.
+        self.version = 0
         self.graphs = {g: graph_iri(base_iri, g) for g in AccessGroup}
         self._ox_graphs = {g: ox.NamedNode(str(iri)) for g, iri in self.graphs.items()}
         if backend == "oxigraph":
@@ -90,6 +92,7 @@ class GraphStore:
 
     # -- writes --------------------------------------------------------------------------------------------------
     def add(self, quads: Iterable[Quad]) -> None:
+        self.version += 1
         if self.ox is not None:
             graphs = self._ox_graphs
             t = to_ox_term
@@ -103,6 +106,7 @@ class GraphStore:
             self.dataset.addN((s, p, o, ctx[g]) for s, p, o, g in quads)
 
     def remove(self, quads: Iterable[Quad]) -> None:
+        self.version += 1
         if self.ox is not None:
             graphs = self._ox_graphs
             t = to_ox_term
