@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,10 @@ MAX_QUERIES_PER_CHILD = 500
 
 def _serve(store: GraphStore, conn: Any, handle: Callable[..., tuple[str, Any]]) -> None:
     """The child's loop: one request, one reply, until the parent closes the pipe."""
+    # The fork copied the server's signal handlers (a graceful stop on SIGTERM); here SIGTERM must end the process,
+    # or the parent's exit, which terminates its daemonic children and joins them, would wait forever.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the whole process group: the parent decides
     while True:
         try:
             request = conn.recv()

@@ -53,3 +53,23 @@ def test_a_runaway_query_kills_its_child_and_the_next_query_gets_a_new_one():
         assert pool.forks == 2
     finally:
         pool.close()
+
+
+def test_a_child_ends_on_sigterm_whatever_handler_the_server_installed():
+    """A server that stops gracefully on SIGTERM must not hand that handler to its query processes: at exit the
+    parent terminates its daemonic children and waits for them."""
+    import signal
+
+    store = GraphStore("oxigraph")
+    store.add(_quads(3))
+    pool = SnapshotPool(store, _handle, max_idle=1)
+    old = signal.signal(signal.SIGTERM, lambda *a: None)
+    try:
+        assert _count(pool) == 3
+        child = pool._idle[0]
+        child.proc.terminate()
+        child.proc.join(5)
+        assert not child.proc.is_alive()
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        pool.close()
