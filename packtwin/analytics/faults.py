@@ -168,6 +168,8 @@ class FaultDetector:
         self._rest_s = 0.0
         self._offset_since = np.full(n_cells, np.nan)
         self._offset_flagged = np.zeros(n_cells, dtype=bool)
+        self._jump_t = np.full(n_cells, -np.inf)
+        self._quiet_s = 0.0
         self._hf_var = np.zeros(n_cells)
         self._noise_flagged = np.zeros(n_cells, dtype=bool)
         self._noise_since = np.full(n_cells, np.nan)
@@ -242,6 +244,13 @@ class FaultDetector:
                              f"{1000 * math.sqrt(ref):.1f} mV") for c in np.nonzero(fire)[0]]
         # Offset: a step of the cell's deviation from the pack at low current (load differences excluded).
         low_current = abs(current_a) < 0.05 * float(np.median(self.capacity_ah))
+        self._quiet_s = self._quiet_s + dt if low_current else 0.0
+        if low_current and self._quiet_s >= 60.0 and self._prev_d is not None:
+            # A sensor offset arrives in one sample; cells relaxing at different rates after a drive move their
+            # deviations by as much, but over minutes (and the first minute of a rest holds the ohmic and fast
+            # relaxation). Only a cell that jumped between two samples of a settled rest qualifies.
+            jumped = np.abs(d - self._prev_d) > 0.5 * cfg.offset_v
+            self._jump_t = np.where(jumped, t, self._jump_t)
         if low_current:
             if self._d_slow is None:
                 self._d_slow = d.copy()
@@ -253,7 +262,7 @@ class FaultDetector:
             self._d_slow += min(dt / min(self._rest_s, 600.0), 1.0) * (d - self._d_slow)
             step = self._d_fast - self._d_slow
             cond = (np.abs(step) > cfg.offset_v) & (self._rest_s > 120.0) & ~self._stuck_flagged \
-                & ~self._noise_flagged
+                & ~self._noise_flagged & (t - self._jump_t <= cfg.offset_persist_s + 300.0)
             self._offset_since = np.where(cond, np.where(np.isnan(self._offset_since), t, self._offset_since),
                                           np.nan)
             fire = cond & (t - self._offset_since >= cfg.offset_persist_s) & ~self._offset_flagged

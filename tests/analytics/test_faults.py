@@ -99,3 +99,26 @@ def test_temperature_noise_raises_no_runaway_alarm_and_a_real_rise_does():
             assert [a.sensors for a in got if a.kind == "thermal_runaway_precursor"] == [[3]]
             break
     assert flagged is not None and flagged <= 180
+
+
+def test_cells_relaxing_at_different_rates_after_a_drive_are_not_offsets():
+    """After a drive each cell relaxes towards its OCV at its own rate: deviations from the pack move by tens of mV
+    over minutes. A sensor offset jumps in one sample; only that is flagged."""
+    rng = np.random.default_rng(11)
+    n = 8
+    det = FaultDetector(n, 5.0)
+    relax = np.linspace(-0.03, 0.03, n)  # each cell's relaxation amplitude against the pack
+    got = []
+    for k in range(1800):
+        t = float(k)
+        if k < 300:  # driving, with idle seconds in between
+            current = float(rng.choice([0.0, 0.0, 5.0, 10.0, -3.0]))
+            v = 3.7 - 0.02 * current + relax * 0.5 + 0.001 * rng.standard_normal(n)
+        else:  # parked: the relaxation fades over a few minutes
+            current = 0.0
+            v = 3.7 + relax * np.exp(-(t - 300.0) / 120.0) + 0.001 * rng.standard_normal(n)
+            if k >= 1200:
+                v[5] += 0.05  # a real offset step on cell 5, in the settled rest
+        got += [a for a in det.update(t, 1.0, current, v, np.array([25.0]), np.full(n, 0.5))
+                if a.kind == "sensor_offset"]
+    assert [a.cells for a in got] == [[5]]
