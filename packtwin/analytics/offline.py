@@ -268,27 +268,25 @@ def rts_smooth(filtered: np.ndarray, predicted: np.ndarray, variance: np.ndarray
 def rest_offset(current_a: np.ndarray, time_s: np.ndarray, one_c_a: float, min_rest_s: float = REST_MIN_S) -> float:
     """Current-sensor offset from long rests: stretches of at least ``min_rest_s`` with the reading below 2 % of
     1C and steady (a parked pack draws ~0 A; what the sensor reads then is its offset). 0 when there is none."""
-    quiet = np.isfinite(current_a) & (np.abs(current_a) < REST_MAX_C * one_c_a)
     total = 0.0
     weight = 0.0
-    start = None
-    for k in range(len(quiet) + 1):
-        if k < len(quiet) and quiet[k]:
-            if start is None:
-                start = k
-            continue
-        if start is not None:
-            seg = slice(start, k)
-            span = float(time_s[k - 1] - time_s[start])
-            if span >= min_rest_s:
-                x = current_a[seg]
-                half = len(x) // 2
-                # Steady: both halves agree (a tapering charge tail or a slow load does not).
-                if abs(np.mean(x[:half]) - np.mean(x[half:])) < 0.2 * REST_MAX_C * one_c_a:
-                    total += float(np.mean(x)) * span
-                    weight += span
-            start = None
+    for start, end in _rests(current_a, one_c_a):
+        span = float(time_s[end] - time_s[start])
+        if span >= min_rest_s:
+            x = current_a[start:end + 1]
+            half = len(x) // 2
+            # Steady: both halves agree (a tapering charge tail or a slow load does not).
+            if abs(np.mean(x[:half]) - np.mean(x[half:])) < 0.2 * REST_MAX_C * one_c_a:
+                total += float(np.mean(x)) * span
+                weight += span
     return total / weight if weight > 0 else 0.0
+
+
+def _rests(current_a: np.ndarray, one_c_a: float) -> list[tuple[int, int]]:
+    """First and last row of each run of rows with the current below ``REST_MAX_C`` of 1C."""
+    quiet = np.isfinite(current_a) & (np.abs(current_a) < REST_MAX_C * one_c_a)
+    edges = np.diff(np.r_[0, quiet.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True))
 
 
 @dataclass
@@ -304,21 +302,13 @@ def soc_anchors(tm: Telemetry, spec: CellSpec, ocv: OCVCurve, min_rest_s: float 
     the upper one (SoC 1)."""
     one_c = spec.capacity_ah
     i, v, t = tm.current_a, tm.voltage_v, tm.time_s
-    quiet = np.isfinite(i) & (np.abs(i) < REST_MAX_C * one_c)
     anchors: list[Anchor] = []
-    start = None
-    for k in range(len(quiet) + 1):
-        if k < len(quiet) and quiet[k]:
-            if start is None:
-                start = k
-            continue
-        if start is not None and t[k - 1] - t[start] >= min_rest_s:
-            end = k - 1
+    for start, end in _rests(i, one_c):
+        if t[end] - t[start] >= min_rest_s:
             tail = v[max(start, end - 9): end + 1]
             tail = tail[np.isfinite(tail)]
             if tail.size:
                 anchors.append(Anchor(end, float(ocv.soc_from_ocv(float(np.mean(tail)))), "rest"))
-        start = None
     margin = 0.005
     low = np.nonzero(np.isfinite(v) & (v <= spec.voltage_min_v + margin) & (i > 0.05 * one_c))[0]
     if low.size:

@@ -64,11 +64,10 @@ class EstimateError(ValueError):
 
 
 def _topic_pack(topic: str, kind: str) -> str:
-    head = topics.PREFIX + "/"
-    pack_id, _, got = topic[len(head):].partition("/") if topic.startswith(head) else ("", "", "")
-    if got != kind or not pack_id:
+    parsed = topics.parse(topic)
+    if parsed is None or parsed[1] != kind:
         raise EstimateError(f"not an {kind} topic: {topic}")
-    return pack_id
+    return parsed[0]
 
 
 def _json_object(payload: bytes, what: str) -> dict[str, Any]:
@@ -204,12 +203,11 @@ class PassportWriteback:
         self._wake.put(None)
 
     def _dead_letter(self, client: mqtt.Client, msg: mqtt.MQTTMessage, reason: str) -> None:
-        logger.warning("estimate on %s dead-lettered: %s", msg.topic, reason)
-        parsed = msg.topic[len(topics.PREFIX) + 1:].split("/", 1)[0] if msg.topic.startswith(topics.PREFIX) else ""
-        try:
-            target = topics.deadletter(parsed)
-        except ValueError:
+        logger.warning("message on %s dead-lettered: %s", msg.topic, reason)
+        parsed = topics.parse(msg.topic)
+        if parsed is None:
             return  # no pack to file it under; counted and logged
+        target = topics.deadletter(parsed[0])
         kind = "bad_alert" if msg.topic.endswith("/" + topics.ALERT) else "bad_estimate"
         letter = DeadLetter(time.time(), msg.topic, kind, reason, bytes(msg.payload))
         client.publish(target, deadletter_message(letter), qos=1)
