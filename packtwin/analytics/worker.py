@@ -234,7 +234,7 @@ class AnalyticsWorker:
             ekf.q = 1.0 / st.capacity.capacity_ah
             ekf.b = np.full(st.n, st.capacity.offset_a)
             ekf._dt = -1.0
-        alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v)
+        alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2)
         st.f_t = st.f_i = 0.0
         st.f_v[:] = 0.0
         st.f_ok[:] = 0.0
