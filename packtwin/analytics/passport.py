@@ -42,6 +42,7 @@ class EstimateRecord:
     time_extreme_low_temp_min: float | None = None
     time_extreme_high_temp_charging_min: float | None = None
     time_extreme_low_temp_charging_min: float | None = None
+    remaining_useful_life_days: float | None = None  # to the end-of-life capacity, at the pack's pace
     level: str = "cell"                           # "cell", "module" or "pack": picks the Technical Data element
 
 
@@ -110,6 +111,8 @@ def passport_values(rec: EstimateRecord) -> list[PassportValue]:
                                  "xs:float", "W"))
         out.append(PassportValue(PRODUCT_CONDITION, f"{base}.RPCLastUpdated", ts, "xs:dateTime", ""))
         out.append(PassportValue(PRODUCT_CONDITION, "RemainingPowerCapability.LastUpdate", ts, "xs:dateTime", ""))
+    # A packtwin addition to Part 5 (the template has no remaining useful life): product_condition.py.
+    pc("RemainingUsefulLife", "RemainingUsefulLifeValue", rec.remaining_useful_life_days, "xs:float", "day", 1)
     temps = [("MeasuredTemp", rec.measured_temp_c, "degC"),
              ("TimeExtremeHighTemp", rec.time_extreme_high_temp_min, "min"),
              ("TimeExtremeLowTemp", rec.time_extreme_low_temp_min, "min"),

@@ -23,6 +23,7 @@ from packtwin.analytics.cellmodel import CellSpec, OCVCurve, prior_params
 from packtwin.analytics.faults import Alert, FaultConfig, FaultDetector
 from packtwin.analytics.identification import RLSIdentifier
 from packtwin.analytics.passport import EstimateRecord, passport_values
+from packtwin.analytics.prognostics import RulTracker
 from packtwin.analytics.soc import FilterTuning, SocEKF
 from packtwin.analytics.soh import CapacityTracker, Throughput, health
 from packtwin.analytics.sop import state_of_power
@@ -48,6 +49,10 @@ class WorkerConfig:
     # lets the voltage pull it back (~0.1 % per hour). A single offline record of hours needs far less.
     tuning: FilterTuning = field(default_factory=lambda: FilterTuning(soc_walk=2e-5))
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # Remaining useful life: end of life at this fraction of the rated capacity (0.7 for a second life), refitted
+    # at most once per rul_refit_s of data time.
+    eol_fraction: float = 0.8
+    rul_refit_s: float = 3600.0
     nominal_voltage_v: float | None = None
 
 
@@ -67,6 +72,7 @@ class PackState:
         self.faults = FaultDetector(n_cells, spec.capacity_ah, cfg.faults)
         self.throughput = Throughput(n_cells)
         self.capacity = CapacityTracker(n_cells, spec.capacity_ah)
+        self.rul = RulTracker(spec.capacity_ah, cfg.eol_fraction, cfg.rul_refit_s)
         self.r0_bol: np.ndarray | None = None
         self.last_t = frame.t
         self.last_seq = frame.seq
@@ -234,6 +240,9 @@ class AnalyticsWorker:
             ekf.q = 1.0 / st.capacity.capacity_ah
             ekf.b = np.full(st.n, st.capacity.offset_a)
             ekf._dt = -1.0
+            # The pack's fade as its weakest cell shows it (imbalance is recoverable, a cell's capacity is not).
+            efc = float(np.mean(st.throughput.full_equivalent_cycles(self.spec.capacity_ah)))
+            st.rul.add(t, efc, float(np.min(st.capacity.capacity_ah)))
         alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2)
         st.f_t = st.f_i = 0.0
         st.f_v[:] = 0.0
@@ -271,6 +280,7 @@ class AnalyticsWorker:
         h = health(ekf.s, st.capacity.capacity_ah, self.spec.capacity_ah, params.r0, r_bol)
         tp = st.throughput
         rated = self.spec.capacity_ah
+        rul = st.rul.estimate(st.last_t)
         rec = EstimateRecord(
             timestamp=st.last_t, soc=h.pack_soc, capacity_ah=h.pack_capacity_ah, rated_capacity_ah=rated,
             nominal_voltage_v=self._nominal_v * st.n,
@@ -279,7 +289,8 @@ class AnalyticsWorker:
             full_equivalent_cycles=float(np.mean(tp.full_equivalent_cycles(rated))),
             resistance_increase_pct=h.pack_resistance_increase_pct,
             power_fade_pct=float(np.max(h.power_fade_pct)), measured_temp_c=st.temp, level="pack",
-            power_capability_w=sop10.pack_discharge_power_w)
+            power_capability_w=sop10.pack_discharge_power_w,
+            remaining_useful_life_days=rul.rul_days if rul is not None else None)
         return {
             "pack_id": pack_id, "t": st.last_t, "soc": h.pack_soc, "soc_cells": ekf.s.tolist(),
             "soc_std_cells": ekf.soc_std.tolist(), "capacity_ah_cells": st.capacity.capacity_ah.tolist(),
@@ -292,6 +303,7 @@ class AnalyticsWorker:
             "limiting_cells": {"discharge": h.limiting_cell_discharge, "charge": h.limiting_cell_charge},
             "leak_current_a_cells": st.faults.leak_a.tolist(),
             "energy_throughput_kwh": rec.energy_throughput_kwh, "full_equivalent_cycles": rec.full_equivalent_cycles,
+            "rul": rul.to_dict() if rul is not None else {"available": False, "reason": st.rul.reason},
             "counters": dict(st.counters),
             "passport": [v.__dict__ for v in passport_values(rec)],
         }

@@ -29,11 +29,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from packtwin.aas.ids import Level, TwinIds
+from packtwin.analytics.passport import PRODUCT_CONDITION
 from packtwin.connectors import topics
 from packtwin.connectors.ingest import deadletter_message
 from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
 from packtwin.connectors.remote.client import AasClient, RemoteError
-from packtwin.submodels.product_condition import negative_event_item
+from packtwin.submodels.product_condition import negative_event_item, template_elements
 from packtwin.timeseries.base import DeadLetter
 
 logger = logging.getLogger(__name__)
@@ -243,19 +244,60 @@ class PassportWriteback:
         """Set the values of one pack through the AAS API; returns how many the server took."""
         ids = TwinIds(self.base_iri, Level.PACK, pack_id)
         ok = 0
+        missing: list[str] = []
         for submodel, path, value in values:
             try:
                 self.aas.patch_value(ids.submodel_id(submodel), path, value)
                 ok += 1
             except RemoteError as exc:
-                self.stats.value_errors += 1
-                self.stats.last_error = str(exc)
-                logger.warning("passport value %s %s of %s not written: %s", submodel, path, pack_id, exc)
+                if exc.status == 404 and submodel == PRODUCT_CONDITION:
+                    missing.append(path)
+                    continue
+                self._value_error(f"passport value {submodel} {path} of {pack_id} not written: {exc}")
+        if missing:
+            ok += self._add_missing(ids.submodel_id(PRODUCT_CONDITION), pack_id, missing,
+                                    [(p, v) for s, p, v in values if s == PRODUCT_CONDITION])
         self.stats.values_written += ok
         if ok:
             self.stats.packs_written += 1
             self.stats.written[pack_id] = t
         return ok
+
+    def _value_error(self, message: str) -> None:
+        self.stats.value_errors += 1
+        self.stats.last_error = message
+        logger.warning("%s", message)
+
+    def _add_missing(self, submodel_id: str, pack_id: str, missing: list[str], values: list[tuple[str, str]]) -> int:
+        """A twin built without an optional Product Condition element (the template leaves out what has no value at
+        the beginning of life) gets it from the template, holding the values; returns the missing values written."""
+        tops = {m.split(".")[0] for m in missing}
+        docs = template_elements([(p, v) for p, v in values if p.split(".")[0] in tops])
+        written = 0
+        for top in tops:
+            under = [m for m in missing if m.split(".")[0] == top]
+            doc = docs.get(top)
+            if doc is None:
+                self._value_error(f"passport values {', '.join(under)} of {pack_id}: not in the twin, not buildable")
+                continue
+            try:
+                self.aas.post_element(submodel_id, "", doc)
+                written += len(under)
+                continue
+            except RemoteError as exc:
+                if exc.status != 409:
+                    self._value_error(f"passport element {top} of {pack_id} not added: {exc}")
+                    continue
+            for child in doc.get("value") or []:  # the collection exists: add the children it lacks
+                mine = [m for m in under if m.split(".")[1] == child["idShort"]]
+                if not mine:
+                    continue
+                try:
+                    self.aas.post_element(submodel_id, top, child)
+                    written += len(mine)
+                except RemoteError as exc:
+                    self._value_error(f"passport element {top}.{child['idShort']} of {pack_id} not added: {exc}")
+        return written
 
     def record_event(self, pack_id: str, kind: str, text: str, t: float) -> bool:
         """Add a NegativeEvents item for an alert kind the pack's passport does not record yet."""

@@ -26,7 +26,7 @@ from packtwin.analytics.cellmodel import CellSpec, OCVCurve, prior_params
 from packtwin.analytics.soc import SocEKF
 from packtwin.connectors.frame import Frame
 from packtwin.demo.live import LiveFleet
-from packtwin.submodels.product_condition import negative_event_item
+from packtwin.submodels.product_condition import negative_event_item, template_elements
 
 logger = logging.getLogger(__name__)
 
@@ -34,27 +34,59 @@ AlertSink = Callable[[dict[str, Any]], None]
 
 
 def set_values(repo: Repository, submodel_id: str, values: list[tuple[str, str]]) -> int:
-    """Set Property values by dot-separated idShort path (lexical values) and commit once; returns values set."""
+    """Set Property values by dot-separated idShort path (lexical values) and commit once; returns values set.
+    A Product Condition that lacks an optional element of the template gets it, built from the template."""
     with repo.lock:
         try:
             sm = repo.get_submodel(submodel_id)
         except KeyError:
             return 0
         done = 0
+        missing = []
         for path, lexical in values:
-            node: Any = sm
-            for part in path.split("."):
-                try:
-                    node = node.get_referable(part)
-                except (KeyError, AttributeError):
-                    node = None
-                    break
+            node = _find(sm, path)
             if isinstance(node, model.Property):
                 node.value = model.datatypes.from_xsd(lexical, node.value_type)
                 done += 1
+            elif node is None:
+                missing.append(path)
+        if missing and sm.id_short == "ProductCondition":
+            done += _add_from_template(sm, [(p, v) for p, v in values if p.split(".")[0] in
+                                            {m.split(".")[0] for m in missing}], missing)
         if done:
             repo.commit(sm)
     return done
+
+
+def _find(root: Any, path: str) -> Any:
+    node = root
+    for part in path.split("."):
+        try:
+            node = node.get_referable(part)
+        except (KeyError, AttributeError):
+            return None
+    return node
+
+
+def _add_from_template(sm: model.Submodel, values: list[tuple[str, str]], missing: list[str]) -> int:
+    """Add the template's elements for ``missing`` paths, holding ``values``; returns how many missing values
+    were added."""
+    import json as _json
+
+    from basyx.aas.adapter.json import AASFromJsonDecoder
+
+    added = 0
+    for id_short, doc in template_elements(values).items():
+        top = _child(sm, id_short)
+        if top is None:
+            sm.submodel_element.add(_json.loads(_json.dumps(doc), cls=AASFromJsonDecoder))
+            added += sum(1 for m in missing if m.split(".")[0] == id_short)
+            continue
+        for child_doc in doc.get("value") or []:
+            if _child(top, child_doc["idShort"]) is None and isinstance(top, model.SubmodelElementCollection):
+                top.value.add(_json.loads(_json.dumps(child_doc), cls=AASFromJsonDecoder))
+                added += sum(1 for m in missing if m.split(".")[:2] == [id_short, child_doc["idShort"]])
+    return added
 
 
 def add_negative_event(repo: Repository, submodel_id: str, text: str, t: float,

@@ -91,3 +91,7 @@ def test_capacity_and_offset_are_learnt_from_rests_and_soc_holds_for_days(data_d
     assert np.max(np.abs(np.array(last["capacity_ah_cells"]) / rec.params.capacity_ah - 1)) < 0.03
     assert abs(last["current_offset_a"] - 0.01 * spec.capacity_ah) < 0.01  # the simulated sensor offset
     assert np.mean(np.abs(np.array(last["soc_cells"]) - rec.true_soc[-1])) < 0.01
+    # Two days of a cell that does not age: capacity estimates, but no fade to extrapolate a remaining life from.
+    assert w.packs["PT-P000003"].rul.points
+    assert last["rul"]["available"] is False and "needed" in last["rul"]["reason"]
+    assert not any(v["id_short_path"].startswith("RemainingUsefulLife") for v in last["passport"])

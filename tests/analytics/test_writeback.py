@@ -26,8 +26,11 @@ PACK = pack_serial(1)
 
 
 def _estimate(t: float, soc: float, capacity_ah: float) -> dict:
+    # Measured temperature, power capability and remaining useful life have no element in a twin built at the
+    # beginning of life (the template leaves out what has no value yet): the writer adds them from the template.
     rec = EstimateRecord(timestamp=t, soc=soc, capacity_ah=capacity_ah, rated_capacity_ah=5.0, level="pack",
-                         resistance_increase_pct=12.5, full_equivalent_cycles=40.0)
+                         resistance_increase_pct=12.5, full_equivalent_cycles=40.0, measured_temp_c=31.5,
+                         power_capability_w=5200.0, remaining_useful_life_days=100.0 * capacity_ah)
     return {"t": t, "soc": soc, "passport": [v.__dict__ for v in passport_values(rec)]}
 
 
@@ -124,6 +127,7 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
     for v in newer["passport"]:
         assert _same(_value(aas, v["submodel"], v["id_short_path"]), v), v
     assert float(_value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue")) == 35.0
+    assert float(_value(aas, "ProductCondition", "RemainingUsefulLife.RemainingUsefulLifeValue")) == 450.0
     assert float(_value(aas, "TechnicalData",
                         "TechnicalPropertyAreas.Resistance.InternalResistanceIncreaseOfBatteryPackLevel")) == 12.5
 

@@ -93,8 +93,10 @@ class AasClient:
         return None if resp is None else resp.json()
 
     def post_element(self, submodel_id: str, id_short_path: str, element: dict[str, Any]) -> None:
-        """Add ``element`` under the collection or list at ``id_short_path`` (appended to a list)."""
-        self._request("POST", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}", json=element)
+        """Add ``element`` under the collection or list at ``id_short_path`` (appended to a list); an empty path
+        adds it at the top level of the submodel."""
+        path = f"/{id_short_path}" if id_short_path else ""
+        self._request("POST", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements{path}", json=element)
 
     def patch_value(self, submodel_id: str, id_short_path: str, value: Any) -> None:
         """Set an element's value in the ValueOnly form (a Property's value is its lexical form as a JSON string)."""
