@@ -200,4 +200,8 @@ def test_a_public_visitor_sees_no_live_cell_data(page, demo: RunningDemo) -> Non
     assert status == 401
     page.goto(demo.url + f"/#/cell/{PACK}-M01-C001")
     page.wait_for_selector('[data-testid="needs-signin"]')
+    # The note stays: no refused live-data fetch replaces it with an error afterwards.
+    page.wait_for_load_state("networkidle")
+    assert page.locator('[data-testid="needs-signin"]').count() == 1
+    assert page.locator('[data-testid="error"]').count() == 0
     assert page.locator('[data-testid="chart-voltage"]').count() == 0

@@ -350,7 +350,9 @@ async function render(quiet = false) {
     view.innerHTML = html;
     view.dataset.view = name;
     if (quiet) window.scrollTo(0, scroll);
-    if (name === "cell") await refreshCellNow(args[0]);
+    // Only a signed-in view has live cell data to refresh: for a public visitor the fetch is refused (401) and would
+    // replace the sign-in note with an error.
+    if (name === "cell" && cleared()) await refreshCellNow(args[0]);
   } catch (e) {
     view.innerHTML = `<p class="error" data-testid="error">${esc(e.message)}</p>`;
   } finally {
