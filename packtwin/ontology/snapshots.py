@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -21,16 +22,24 @@ from packtwin.ontology.store import GraphStore
 
 # A child answers at most this many queries before it is replaced: bounds the memory its copied pages take.
 MAX_QUERIES_PER_CHILD = 500
+# How often an idle child checks that the server that forked it is still there.
+PARENT_CHECK_S = 1.0
 
 
-def _serve(store: GraphStore, conn: Any, handle: Callable[..., tuple[str, Any]]) -> None:
-    """The child's loop: one request, one reply, until the parent closes the pipe."""
+def _serve(store: GraphStore, conn: Any, handle: Callable[..., tuple[str, Any]], parent: int) -> None:
+    """The child's loop: one request, one reply, until the parent closes the pipe or is gone."""
     # The fork copied the server's signal handlers (a graceful stop on SIGTERM); here SIGTERM must end the process,
     # or the parent's exit, which terminates its daemonic children and joins them, would wait forever.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the whole process group: the parent decides
     while True:
         try:
+            if not conn.poll(PARENT_CHECK_S):
+                # A parent that died without closing us (SIGKILL, or a terminate that skipped the pool's close)
+                # leaves its end of this pipe open in the sibling children forked after us: no EOF ever comes.
+                if os.getppid() != parent:
+                    return
+                continue
             request = conn.recv()
         except (EOFError, OSError):
             return
@@ -42,7 +51,7 @@ class _Child:
                  lock: threading.RLock | None) -> None:
         ctx = multiprocessing.get_context("fork")
         self.conn, child_end = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_serve, args=(store, child_end, handle), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(store, child_end, handle, os.getpid()), daemon=True)
         # Forked under the writers' lock: no write is half-applied in the snapshot, and the version read is its.
         with lock if lock is not None else contextlib.nullcontext():
             self.version = store.version

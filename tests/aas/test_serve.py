@@ -6,6 +6,7 @@ import sys
 import time
 import urllib.request
 
+import psutil
 from SPARQLWrapper import JSON, SPARQLWrapper
 
 from packtwin.aas.fleet import build_fleet
@@ -53,6 +54,11 @@ def test_api_and_sparql_on_one_port(tmp_path):
             return [r["serial"]["value"] for r in rows] if len(rows) == 4 else None
 
         assert _wait(serials, 60) == ["PT-P000001", "PT-P000001-M01", "PT-P000001-M01-C001", "PT-P000001-M01-C002"]
+        # Queries run in forked children kept warm between queries; they must not outlive the server.
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "a SPARQL query leaves a warm query process"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"query processes left behind by the server: {[c.pid for c in alive]}"
