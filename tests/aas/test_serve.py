@@ -54,8 +54,14 @@ def test_api_and_sparql_on_one_port(tmp_path):
             return [r["serial"]["value"] for r in rows] if len(rows) == 4 else None
 
         assert _wait(serials, 60) == ["PT-P000001", "PT-P000001-M01", "PT-P000001-M01-C001", "PT-P000001-M01-C002"]
-        # Queries run in forked children kept warm between queries; they must not outlive the server.
-        children = psutil.Process(proc.pid).children(recursive=True)
+        # Queries run in forked children kept warm between queries; they must not outlive the server. A child is
+        # replaced when the store changes (the server may still be converting): query until one stays warm.
+
+        def warm_children():
+            serials()
+            return psutil.Process(proc.pid).children(recursive=True)
+
+        children = _wait(warm_children, 60)
         assert children, "a SPARQL query leaves a warm query process"
     finally:
         proc.terminate()
