@@ -236,10 +236,11 @@ class FaultDetector:
         cfg = self.cfg
         alerts: list[Alert] = []
         d = v - np.median(v)
+        one_c = float(np.median(self.capacity_ah))
         if self._prev_v is not None:
             dv = np.abs(v - self._prev_v)
             # Evidence of a frozen reading: the load changed and the other cells answered, this one did not.
-            load_step = abs(current_a - self._prev_i) > 0.05 * float(np.median(self.capacity_ah))
+            load_step = abs(current_a - self._prev_i) > 0.05 * one_c
             others_moving = load_step and np.median(dv) > 0.002
             self._stuck = np.where((dv == 0) & others_moving, self._stuck + 1, np.where(dv > 0.0015, 0, self._stuck))
             fire = (self._stuck >= cfg.stuck_samples) & ~self._stuck_flagged
@@ -247,7 +248,6 @@ class FaultDetector:
             alerts += [Alert("sensor_stuck", "warning", t, [int(c)], float(v[c]),
                              f"cell {int(c)} voltage frozen at {v[c]:.4f} V while the pack moves")
                        for c in np.nonzero(fire)[0]]
-        one_c = float(np.median(self.capacity_ah))
         steady = max(abs(current_a - self._prev_i), abs(self._prev_i - self._prev2_i)) < 0.05 * one_c
         if self._prev_d is not None and self._prev2_d is not None and steady:
             # Noise of each cell relative to the pack (d: the pack's load cancels), from the second difference in
@@ -268,7 +268,7 @@ class FaultDetector:
                              f"cell {int(c)} voltage noise {1000 * std[c]:.1f} mV, pack typical "
                              f"{1000 * math.sqrt(ref):.1f} mV") for c in np.nonzero(fire)[0]]
         # Offset: a step of the cell's deviation from the pack at low current (load differences excluded).
-        low_current = abs(current_a) < 0.05 * float(np.median(self.capacity_ah))
+        low_current = abs(current_a) < 0.05 * one_c
         self._quiet_s = self._quiet_s + dt if low_current else 0.0
         if low_current and self._quiet_s >= 60.0 and self._prev_d is not None:
             # A sensor offset arrives in one sample; cells relaxing at different rates after a drive move their

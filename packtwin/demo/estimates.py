@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from basyx.aas import model
 
+from packtwin.aas.api.errors import ApiError
+from packtwin.aas.api.paths import resolve
 from packtwin.aas.ids import Level, TwinIds
 from packtwin.aas.repository import Repository
 from packtwin.analytics.cellmodel import CellSpec, OCVCurve, prior_params
@@ -58,14 +60,11 @@ def set_values(repo: Repository, submodel_id: str, values: list[tuple[str, str]]
     return done
 
 
-def _find(root: Any, path: str) -> Any:
-    node = root
-    for part in path.split("."):
-        try:
-            node = node.get_referable(part)
-        except (KeyError, AttributeError):
-            return None
-    return node
+def _find(root: model.Submodel, path: str) -> model.SubmodelElement | None:
+    try:
+        return resolve(root, path)
+    except ApiError:
+        return None
 
 
 def _add_from_template(sm: model.Submodel, values: list[tuple[str, str]], missing: list[str]) -> int:
