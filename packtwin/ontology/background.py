@@ -68,6 +68,7 @@ class BackgroundRdf:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.sync.stop()
 
     def _on_event(self, event: ChangeEvent) -> None:
         # Element events are applied as an update of their submodel: coalescing keeps the queue bounded.

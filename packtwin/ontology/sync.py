@@ -36,6 +36,7 @@ from packtwin.ontology.aas_rdf import (
     link_submodel_element,
     p,
 )
+from packtwin.ontology.compaction import CompactionPolicy, Compactor
 from packtwin.ontology.store import GraphStore
 from packtwin.submodels.access import AccessGroup, own_access_group
 
@@ -66,10 +67,12 @@ def convert_all(objects: Iterable[model.Identifiable], store: GraphStore) -> Non
 class RdfSync:
     """Subscribes to ``repo.bus`` and applies every change to ``store``."""
 
-    def __init__(self, repo: Repository, store: GraphStore) -> None:
+    def __init__(self, repo: Repository, store: GraphStore, compaction: CompactionPolicy | None = None) -> None:
         self.repo = repo
         self.store = store
         self.lock = threading.RLock()
+        # Replaced values stay in pyoxigraph's lists until the store is copied afresh (compaction.py).
+        self.compactor = Compactor(store, self.lock, compaction) if store.ox is not None else None
         self._about: dict[str, list[Quad]] = {}
         self._refs: Counter[Quad] = Counter()
         self._unsubscribe: Callable[[], None] | None = None
@@ -91,6 +94,8 @@ class RdfSync:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self.compactor is not None:
+            self.compactor.stop()
 
     # -- events --------------------------------------------------------------------------------------------------
     def on_event(self, event: ChangeEvent) -> None:
@@ -104,6 +109,8 @@ class RdfSync:
                 obj = event.obj if isinstance(event.obj, model.Identifiable) else self.repo.get(event.identifiable_id)
                 self._remove_identifiable(event.identifiable_id)
                 self._add_identifiable(obj)
+            if self.compactor is not None:
+                self.compactor.maybe_start()
 
     def _add_identifiable(self, obj: model.Identifiable) -> None:
         quads = convert_identifiable(obj)
