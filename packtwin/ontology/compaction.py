@@ -6,11 +6,14 @@ keeps one node whose version range grows by two entries each time. Every value t
 the list of its battery node for good: after 250 state-of-charge writes per battery, ``state-of-charge-per-pack``
 took 18x as long as on a fresh store (``bench/sparql_updates.py``), and memory grows with every write.
 
-The only remedy the API allows is a new store holding the live quads. :class:`Compactor` builds one in a background
-thread when the removed quads reach a share of the live ones, or when one node has collected many (a pack written
-every few seconds): it copies a snapshot of the store in chunks under the writers' lock (writes wait a chunk at
-most), sorts it by subject as :meth:`GraphStore.add` does (a node's quads together in memory), loads it, replays the
-writes made meanwhile and swaps it in under the lock. Queries never wait: they run in forked processes.
+The sync therefore touches only the quads that changed (``RdfSync._replace``); the rest needs a new store holding the
+live quads, the only remedy the API allows. :class:`Compactor` builds one in a background thread when the removed
+quads reach a share of the live ones, or when one node has collected many (a pack written every few seconds), within
+a duty limit: it copies a snapshot of the store in chunks under the writers' lock (writes wait a chunk at most),
+sorts it by subject as :meth:`GraphStore.add` does (a node's quads together in memory: a copy in list order made
+``state-of-charge-per-pack`` twice as slow), loads it, replays the writes made meanwhile and swaps it in under the
+lock. Queries never wait: they run in forked processes. While it runs, the store is held twice, plus the copied
+quads as Python objects.
 """
 
 from __future__ import annotations
@@ -32,10 +35,14 @@ logger = logging.getLogger(__name__)
 class CompactionPolicy:
     # Removed quads as a share of the live ones: the copy costs O(live), so this bounds its cost per write.
     removed_share: float = 0.5
-    # Removed quads on one subject: its lookups walk them all (a battery node has 30-50 live quads).
-    removed_per_node: int = 128
+    # Removed quads on one subject: its lookups walk them all (a battery node has 30-50 live quads, so 64 make
+    # them about three times as long).
+    removed_per_node: int = 64
     # Below this many removals in all, never compact (a small store walks short lists anyway).
     min_removed: int = 1000
+    # Share of the time compactions may take: after one that took t seconds, the next waits t * (1 / duty - 1).
+    # A store of 10k cells takes about a minute to copy; its hottest nodes may be written every few seconds.
+    max_duty: float = 0.1
     # Quads copied per hold of the writers' lock.
     chunk: int = 100_000
 
@@ -53,12 +60,15 @@ class Compactor:
         self.policy = policy or CompactionPolicy()
         self.runs = 0
         self.last_s = 0.0
+        self._last_end = float("-inf")
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
     def due(self) -> bool:
         st, pol = self.store, self.policy
         if st.ox is None or st.removed < pol.min_removed:
+            return False
+        if time.monotonic() - self._last_end < self.last_s * (1.0 / pol.max_duty - 1.0):
             return False
         live = max(st.added - st.removed, 1)
         if st.removed >= pol.removed_share * live:
@@ -117,7 +127,8 @@ class Compactor:
         with self.lock:
             replayed = self.store.finish_copy(copy, live)
         self.runs += 1
-        self.last_s = time.monotonic() - started
+        self._last_end = time.monotonic()
+        self.last_s = self._last_end - started
         logger.info("RDF store compacted: %d live quads kept, %d removed ones dropped, %d writes replayed, %.1f s",
                     live, removed_before, replayed, self.last_s)
         return True

@@ -107,15 +107,14 @@ class RdfSync:
                 self._remove_identifiable(event.identifiable_id)
             else:
                 obj = event.obj if isinstance(event.obj, model.Identifiable) else self.repo.get(event.identifiable_id)
-                self._remove_identifiable(event.identifiable_id)
-                self._add_identifiable(obj)
+                self._replace_identifiable(obj)
             if self.compactor is not None:
                 self.compactor.maybe_start()
 
-    def _add_identifiable(self, obj: model.Identifiable) -> None:
-        quads = convert_identifiable(obj)
+    def _replace_identifiable(self, obj: model.Identifiable) -> None:
+        old = self._subtree(identifiable_iri(obj.id), str(element_iri(obj.id, "")))
         about, owned = battery.derive(obj)
-        self.store.add(quads + owned)
+        self._replace(old, convert_identifiable(obj) + owned)
         self._set_about(obj.id, about)
 
     def _remove_identifiable(self, identifier: str) -> None:
@@ -133,8 +132,8 @@ class RdfSync:
         top = path.split(".", 1)[0].split("[", 1)[0]
         top_node = element_iri(sm.id, top)
         # The link from the submodel lives in the element's graph, which may have changed with the element.
-        self.store.remove([q for q in self.store.quads(identifiable_iri(sm.id), _SUBMODEL_ELEMENTS, top_node)])
-        self._remove_subtree(top_node, str(top_node))
+        old = list(self.store.quads(identifiable_iri(sm.id), _SUBMODEL_ELEMENTS, top_node))
+        old += self._subtree(top_node, str(top_node))
         try:
             element = sm.get_referable(top)
         except KeyError:
@@ -144,14 +143,17 @@ class RdfSync:
         if element is not None:
             link_submodel_element(sm, element, sm_own if sm_own is not None else AccessGroup.PUBLIC, out)
         about, owned = battery.derive(sm)
-        self.store.add(out.quads + owned)
+        self._replace(old, out.quads + owned)
         self._set_about(sm.id, about)
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _remove_subtree(self, root: URIRef, owned_prefix: str) -> None:
-        """Remove ``root`` and the element nodes below it, then release value nodes nobody uses any more."""
+        self._replace(self._subtree(root, owned_prefix), [])
+
+    def _subtree(self, root: URIRef, owned_prefix: str) -> list[Quad]:
+        """The quads of ``root`` and of the element nodes below it (objects starting with ``owned_prefix``)."""
         todo = [root]
-        released: list[tuple[URIRef, AccessGroup]] = []
+        out: list[Quad] = []
         seen: set[URIRef] = set()
         while todo:
             node = todo.pop()
@@ -159,15 +161,20 @@ class RdfSync:
                 continue
             seen.add(node)
             quads = list(self.store.quads(node))
-            self.store.remove(quads)
-            for _, _, o, g in quads:
-                if isinstance(o, URIRef):
-                    text = str(o)
-                    if text.startswith(owned_prefix) and o != node:
-                        todo.append(o)
-                    elif text.startswith(VALUE_PREFIX):
-                        released.append((o, g))
-        self._release(released)
+            out += quads
+            todo += [o for _, _, o, _ in quads if isinstance(o, URIRef) and o != node and str(o).startswith(owned_prefix)]
+        return out
+
+    def _replace(self, old: list[Quad], new: list[Quad]) -> None:
+        """Remove the quads only in ``old``, add those only in ``new``, then release the value nodes nobody uses any
+        more. Quads in both stay untouched: pyoxigraph keeps every removed quad until the store is compacted, so an
+        unchanged quad removed and added again would cost as much as a changed one."""
+        old_set = set(old)
+        new_set = set(new)
+        gone = [q for q in old_set if q not in new_set]
+        self.store.remove(gone)
+        self.store.add([q for q in dict.fromkeys(new) if q not in old_set])
+        self._release([(o, g) for _, _, o, g in gone if isinstance(o, URIRef) and str(o).startswith(VALUE_PREFIX)])
 
     def _release(self, nodes: list[tuple[URIRef, AccessGroup]]) -> None:
         while nodes:

@@ -39,7 +39,7 @@ def test_removals_are_counted_per_subject_and_make_a_compaction_due():
     truth = set(_cells(10))
     store.add(truth)
     compactor = Compactor(store, threading.RLock(), CompactionPolicy(min_removed=5, removed_per_node=8,
-                                                                     removed_share=10.0))
+                                                                     removed_share=10.0, max_duty=1.0))
     for k in range(7):
         _set_soc(store, truth, 3, 100.0 + k)
     assert store.removed == 7 and store.removed_by_subject["urn:cell:3"] == 7
@@ -83,7 +83,7 @@ def test_sync_compacts_in_the_background_and_stays_equal_to_a_fresh_conversion()
     repo = Repository()
     repo.add_many(build_test_fleet(packs=2, modules=2, cells=2, seed=3, with_concept_descriptions=False))
     store = GraphStore()
-    policy = CompactionPolicy(removed_share=0.05, removed_per_node=20, min_removed=50, chunk=300)
+    policy = CompactionPolicy(removed_share=0.05, removed_per_node=20, min_removed=50, chunk=300, max_duty=1.0)
     sync = RdfSync(repo, store, policy).start()
     try:
         kinds = random_writes(repo, 300, random.Random(12))
