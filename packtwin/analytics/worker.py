@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from packtwin.analytics.cellmodel import CellSpec, OCVCurve, prior_params
-from packtwin.analytics.faults import Alert, FaultConfig, FaultDetector
+from packtwin.analytics.faults import Alert, FaultConfig, FaultDetector, RawNoise
 from packtwin.analytics.identification import RLSIdentifier
 from packtwin.analytics.passport import EstimateRecord, passport_values
 from packtwin.analytics.prognostics import RulTracker
@@ -70,6 +70,7 @@ class PackState:
         self.ekf = SocEKF(self.prior, ocv, s0, cfg.tuning, nominal_capacity_ah=spec.capacity_ah)
         self.rls = RLSIdentifier(self.prior, np.full(n_cells, spec.capacity_ah))
         self.faults = FaultDetector(n_cells, spec.capacity_ah, cfg.faults)
+        self.noise = RawNoise(n_cells, spec.capacity_ah)
         self.throughput = Throughput(n_cells)
         self.capacity = CapacityTracker(n_cells, spec.capacity_ah)
         self.rul = RulTracker(spec.capacity_ah, cfg.eol_fraction, cfg.rul_refit_s)
@@ -151,11 +152,15 @@ class AnalyticsWorker:
         st.last_temps = frame.temperature_c  # processed once per identification period
         v = np.asarray(frame.cell_voltage_v, dtype=float)
         ekf = st.ekf
+        if dt > self.cfg.max_gap_s:
+            st.noise.gap()
         # NaN propagates through min/max and fails the comparison, so this one test catches missing values too.
         if v.min() >= self._v_lo and v.max() <= self._v_hi:
             valid = None
             v_clean = v
+            st.noise.add(frame.current_a, v)
         else:
+            st.noise.gap()
             in_range = (v >= self._v_lo) & (v <= self._v_hi)
             finite = np.isfinite(v)
             c["nan_voltage"] += st.n - int(finite.sum())
@@ -243,7 +248,7 @@ class AnalyticsWorker:
             # The pack's fade as its weakest cell shows it (imbalance is recoverable, a cell's capacity is not).
             efc = float(np.mean(st.throughput.full_equivalent_cycles(self.spec.capacity_ah)))
             st.rul.add(t, efc, float(np.min(st.capacity.capacity_ah)))
-        alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2)
+        alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2, st.noise.take())
         st.f_t = st.f_i = 0.0
         st.f_v[:] = 0.0
         st.f_ok[:] = 0.0

@@ -95,3 +95,23 @@ def test_capacity_and_offset_are_learnt_from_rests_and_soc_holds_for_days(data_d
     assert w.packs["PT-P000003"].rul.points
     assert last["rul"]["available"] is False and "needed" in last["rul"]["reason"]
     assert not any(v["id_short_path"].startswith("RemainingUsefulLife") for v in last["passport"])
+
+
+def test_white_voltage_noise_the_averages_hide_is_flagged(data_dir):
+    # 12 mV of white noise at 10 Hz on one cell averages to ~1 mV in the 10 s fault-check averages, under their
+    # 3 mV floor; the frame-rate estimate sees it. The other cells carry the record's own 2 mV sensor noise.
+    spec = CellSpec.from_json(data_dir / "telemetry" / "dfn_cell.json")
+    current = drive_profile(data_dir / "drive_cycles" / "UDDS.csv", spec.capacity_ah, 0.1, 0.3 / 24)
+    rec = pack_record(spec, 8, current, 0.1, seed=4)
+    rng = np.random.default_rng(5)
+    alerts = []
+    healthy = AnalyticsWorker(spec, on_alert=lambda p, a: alerts.append((p, a)))
+    noisy = AnalyticsWorker(spec, on_alert=lambda p, a: alerts.append((p, a)))
+    for f in rec.frames("PT-P000001"):
+        healthy.update(f)
+        v = f.cell_voltage_v.copy()
+        v[5] = round(v[5] + 0.012 * rng.standard_normal(), 3)
+        noisy.update(Frame("PT-P000002", f.seq, f.t, f.current_a, v, f.temperature_c))
+    noise = [(p, a.cells) for p, a in alerts if a.kind == "sensor_noise"]
+    assert noise == [("PT-P000002", [5])]
+    assert 8.0 < next(a.value for p, a in alerts if a.kind == "sensor_noise") * 1000 < 16.0
