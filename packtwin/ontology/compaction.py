@@ -73,8 +73,7 @@ class Compactor:
         live = max(st.added - st.removed, 1)
         if st.removed >= pol.removed_share * live:
             return True
-        hottest = st.removed_by_subject.most_common(1)
-        return bool(hottest) and hottest[0][1] >= pol.removed_per_node
+        return st.most_removed_on_a_subject >= pol.removed_per_node
 
     def maybe_start(self) -> bool:
         """Start a compaction if one is due and none is running (call after writes, under the lock)."""

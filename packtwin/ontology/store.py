@@ -88,6 +88,7 @@ class GraphStore:
         self.added = 0
         self.removed = 0
         self.removed_by_subject: Counter[str] = Counter()
+        self.most_removed_on_a_subject = 0
         # While a compaction copies the store, the writes made meanwhile, to be replayed on the copy.
         self._log: list[tuple[bool, list[ox.Quad]]] | None = None
 
@@ -126,7 +127,13 @@ class GraphStore:
             for q in ox_quads:
                 self.ox.remove(q)
             self.removed += len(ox_quads)
-            self.removed_by_subject.update(q.subject.value for q in ox_quads)
+            by_subject = self.removed_by_subject
+            for q in ox_quads:
+                key = q.subject.value
+                n = by_subject[key] + 1
+                by_subject[key] = n
+                if n > self.most_removed_on_a_subject:
+                    self.most_removed_on_a_subject = n
             if self._log is not None:
                 self._log.append((False, ox_quads))
         else:
@@ -155,6 +162,7 @@ class GraphStore:
         self._attach(copy)
         self.added, self.removed = live + sum(len(q) for a, q in log if a), sum(len(q) for a, q in log if not a)
         self.removed_by_subject = Counter(q.subject.value for a, qs in log if not a for q in qs)
+        self.most_removed_on_a_subject = max(self.removed_by_subject.values(), default=0)
         # Same content, but query processes forked from the old store walk its removed quads: replace them.
         self.version += 1
         return len(log)

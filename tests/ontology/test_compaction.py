@@ -42,12 +42,15 @@ def test_removals_are_counted_per_subject_and_make_a_compaction_due():
                                                                      removed_share=10.0, max_duty=1.0))
     for k in range(7):
         _set_soc(store, truth, 3, 100.0 + k)
-    assert store.removed == 7 and store.removed_by_subject["urn:cell:3"] == 7
+    _set_soc(store, truth, 4, 50.0)
+    assert store.removed == 8 and store.removed_by_subject["urn:cell:3"] == 7
+    assert store.most_removed_on_a_subject == 7
     assert not compactor.due()  # 7 removals on the hottest node, 8 needed
     _set_soc(store, truth, 3, 200.0)
     assert compactor.due()
     assert compactor.run()
-    assert store.removed == 0 and not store.removed_by_subject and store.added == len(truth)
+    assert store.removed == 0 and not store.removed_by_subject and store.most_removed_on_a_subject == 0
+    assert store.added == len(truth)
     assert store.all_quads() == truth
     assert not compactor.due()
 
