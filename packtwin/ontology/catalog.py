@@ -77,8 +77,10 @@ SELECT ?manufacturer ?plant (AVG(?cf) AS ?kgCO2ePerKWh) (COUNT(?p) AS ?packs) WH
                  "Which packs reach the end of their useful life within six months (remaining useful life ≤ 183"
                  " days)?", """
 SELECT ?pack ?rulDays WHERE {
-  ?p a PACK ; pt:serialNumber ?pack ; pt:remainingUsefulLife ?rulDays .
+  ?p a PACK ; pt:remainingUsefulLife ?rulDays .
   FILTER(?rulDays <= 183)
+  # After the filter: the serial number is looked up for the packs that pass only.
+  ?p pt:serialNumber ?pack .
 } ORDER BY ?rulDays ?pack"""),
     CatalogQuery("modules-with-internal-short", "fleet operator",
                  "Which modules hold a cell with an internal-short-circuit alert?", """
@@ -97,8 +99,9 @@ SELECT ?chemistry ?level ?year (COUNT(?b) AS ?batteries) WHERE {
                  "Which packs have faded below their warranted capacity (state of health under the capacity threshold"
                  " for exhaustion)?", """
 SELECT ?pack ?soh ?threshold WHERE {
-  ?p a PACK ; pt:serialNumber ?pack ; pt:stateOfHealth ?soh ; pt:capacityThresholdForExhaustion ?threshold .
+  ?p a PACK ; pt:stateOfHealth ?soh ; pt:capacityThresholdForExhaustion ?threshold .
   FILTER(?soh < ?threshold)
+  ?p pt:serialNumber ?pack .
 } ORDER BY ?pack"""),
     CatalogQuery("dismantling-documents", "recycler",
                  "Which dismantling and removal documents exist for each pack, with title and file?", """
