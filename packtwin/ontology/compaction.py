@@ -45,6 +45,8 @@ class CompactionPolicy:
     max_duty: float = 0.1
     # Quads copied per hold of the writers' lock.
     chunk: int = 100_000
+    # After a failed compaction (memory, say), the next try waits this long rather than following every write.
+    retry_after_failure_s: float = 600.0
 
 
 def _subject_key(q: ox.Quad) -> str:
@@ -61,6 +63,8 @@ class Compactor:
         self.runs = 0
         self.last_s = 0.0
         self._last_end = float("-inf")
+        self._failed_at = float("-inf")
+        self.failures = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -68,7 +72,10 @@ class Compactor:
         st, pol = self.store, self.policy
         if st.ox is None or st.removed < pol.min_removed:
             return False
-        if time.monotonic() - self._last_end < self.last_s * (1.0 / pol.max_duty - 1.0):
+        now = time.monotonic()
+        if now - self._last_end < self.last_s * (1.0 / pol.max_duty - 1.0):
+            return False
+        if now - self._failed_at < pol.retry_after_failure_s:
             return False
         live = max(st.added - st.removed, 1)
         if st.removed >= pol.removed_share * live:
@@ -98,6 +105,8 @@ class Compactor:
             self.run()
         except Exception:
             logger.exception("RDF store compaction failed; the store is unchanged")
+            self.failures += 1
+            self._failed_at = time.monotonic()
             with self.lock:
                 self.store.abandon_copy()
 

@@ -101,6 +101,27 @@ def test_sync_compacts_in_the_background_and_stays_equal_to_a_fresh_conversion()
     assert store.all_quads() == fresh.all_quads()
 
 
+def test_a_failed_compaction_leaves_the_store_and_waits_before_the_next(monkeypatch):
+    store = GraphStore()
+    truth = set(_cells(5))
+    store.add(truth)
+    for k in range(10):
+        _set_soc(store, truth, 1, float(k))
+    compactor = Compactor(store, threading.RLock(), CompactionPolicy(min_removed=5, removed_per_node=5, max_duty=1.0))
+    assert compactor.due()
+    original = store.ox
+
+    def no_memory() -> None:
+        raise MemoryError("no room for the copy")
+
+    monkeypatch.setattr("packtwin.ontology.compaction.ox.Store", no_memory)
+    compactor._run_logged()
+    assert compactor.failures == 1 and compactor.runs == 0
+    assert store.ox is original and store._log is None  # no copy in progress, writes no longer logged
+    assert store.all_quads() == truth
+    assert not compactor.due()  # retried after retry_after_failure_s, not on the next write
+
+
 def test_the_memory_backend_needs_no_compaction():
     repo = Repository()
     assert RdfSync(repo, GraphStore("memory")).compactor is None
