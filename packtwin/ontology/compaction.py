@@ -98,8 +98,7 @@ class Compactor:
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.join(timeout)
 
     def _abandon(self) -> bool:
         with self.lock:
@@ -113,8 +112,7 @@ class Compactor:
             logger.exception("RDF store compaction failed; the store is unchanged")
             self.failures += 1
             self._failed_at = time.monotonic()
-            with self.lock:
-                self.store.abandon_copy()
+            self._abandon()
 
     def run(self) -> bool:
         """Compact now (blocking the caller, not the writers); False when stopped before the swap."""

@@ -124,11 +124,10 @@ class GraphStore:
             graphs = self._ox_graphs
             t = to_ox_term
             ox_quads = [ox.Quad(t(s), t(p), t(o), graphs[g]) for s, p, o, g in quads]
-            for q in ox_quads:
-                self.ox.remove(q)
             self.removed += len(ox_quads)
             by_subject = self.removed_by_subject
             for q in ox_quads:
+                self.ox.remove(q)
                 key = q.subject.value
                 n = by_subject[key] + 1
                 by_subject[key] = n
