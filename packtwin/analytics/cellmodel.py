@@ -22,6 +22,9 @@ T_REF_C = 25.0
 # Activation energy of the ohmic/charge-transfer resistance; ~20-35 kJ/mol is typical of Li-ion electrolytes.
 DEFAULT_ACTIVATION_J_PER_MOL = 25_000.0
 OCV_GRID_POINTS = 1001
+# Current scale of the charge-transfer (Butler-Volmer) overpotential, as a fraction of 1C: i_ct = 2 * i0 of the
+# symmetric Butler-Volmer law. On the DFN reference record the fitted scale is 0.4-1C (best 0.6C).
+CHARGE_TRANSFER_CURRENT_C = 0.6
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,13 @@ class ScalarOCV:
 
 @dataclass
 class ECMParams:
-    """Two-RC equivalent-circuit parameters at T_REF_C, one entry per cell."""
+    """Two-RC equivalent-circuit parameters at T_REF_C, one entry per cell, plus a charge-transfer overpotential
+
+        eta_ct = r_ct * i_ct * asinh(i / i_ct)
+
+    (symmetric Butler-Volmer with i_ct = 2 * i0): ``r_ct`` is its resistance at small currents, and at large ones it
+    grows only logarithmically. A linear R0 alone over-predicts the drop of a 3C peak and under-predicts it at C/5;
+    on the DFN reference record the term halves the voltage residual (9 -> 4.4 mV rms, with the true SoC)."""
 
     r0: np.ndarray
     r1: np.ndarray
@@ -154,6 +163,29 @@ class ECMParams:
     tau2: np.ndarray
     capacity_ah: np.ndarray
     activation_j_per_mol: float = DEFAULT_ACTIVATION_J_PER_MOL
+    r_ct: np.ndarray | None = None    # None: no charge-transfer term (zero)
+    i_ct: float = 1.0                 # A, one value per filter: a series string carries one current
+
+    @property
+    def r_ct_or_zero(self) -> np.ndarray:
+        return self.r_ct if self.r_ct is not None else np.zeros_like(self.r0)
+
+    @property
+    def r_dc(self) -> np.ndarray:
+        """Resistance at small currents (ohmic + charge transfer)."""
+        return self.r0 + self.r_ct_or_zero
+
+    def instant_drop(self, current_a: np.ndarray | float) -> np.ndarray:
+        """Voltage drop at once on a current step from rest (ohmic + charge transfer), at T_REF_C."""
+        return self.r0 * current_a + self.r_ct_or_zero * self.eta_ct(current_a)
+
+    def pulse_resistance(self, current_a: np.ndarray | float) -> np.ndarray:
+        """Instant drop over current (ohm): the resistance a pulse of that size shows, at T_REF_C."""
+        return self.instant_drop(current_a) / current_a
+
+    def eta_ct(self, current_a: np.ndarray | float) -> np.ndarray | float:
+        """Charge-transfer overpotential per unit r_ct (V/ohm, i.e. an equivalent current)."""
+        return charge_transfer(current_a, self.i_ct)
 
     @property
     def n_cells(self) -> int:
@@ -165,16 +197,25 @@ class ECMParams:
         return np.exp(self.activation_j_per_mol / GAS_CONSTANT * (1.0 / t_k - 1.0 / (T_REF_C + 273.15)))
 
 
+def charge_transfer(current_a: np.ndarray | float, i_ct: float) -> np.ndarray | float:
+    """``i_ct * asinh(i / i_ct)``: the current-like regressor of the charge-transfer overpotential."""
+    if isinstance(current_a, float):
+        return i_ct * math.asinh(current_a / i_ct)
+    return i_ct * np.arcsinh(np.asarray(current_a, dtype=float) / i_ct)
+
+
 def prior_params(capacity_ah: np.ndarray | float, n_cells: int | None = None) -> ECMParams:
-    """Seed values before identification: R0 ~ 50 mOhm*Ah / capacity (typical of EV cells from 2 to 100 Ah),
-    RC branches of similar size with time constants of 10 s and 200 s."""
+    """Seed values before identification: a small-current resistance ~ 50 mOhm*Ah / capacity (typical of EV cells
+    from 2 to 100 Ah), split evenly between ohmic and charge transfer, RC branches of similar size with time
+    constants of 10 s and 200 s."""
     cap = np.asarray(capacity_ah, dtype=float)
     if n_cells is not None:
         cap = np.broadcast_to(cap, (n_cells,)).copy()
     cap = np.atleast_1d(cap).astype(float)
     r0 = 0.05 / cap
-    return ECMParams(r0=r0, r1=0.5 * r0, tau1=np.full_like(cap, 10.0), r2=0.5 * r0, tau2=np.full_like(cap, 200.0),
-                     capacity_ah=cap.copy())
+    return ECMParams(r0=0.5 * r0, r1=0.5 * r0, tau1=np.full_like(cap, 10.0), r2=0.5 * r0,
+                     tau2=np.full_like(cap, 200.0), capacity_ah=cap.copy(), r_ct=0.5 * r0,
+                     i_ct=CHARGE_TRANSFER_CURRENT_C * float(np.median(cap)))
 
 
 def simulate(params: ECMParams, ocv: OCVCurve, current_a: np.ndarray, dt_s: float, soc0: np.ndarray,
@@ -191,7 +232,7 @@ def simulate(params: ECMParams, ocv: OCVCurve, current_a: np.ndarray, dt_s: floa
     v1 = np.zeros(n)
     v2 = np.zeros(n)
     f = params.resistance_factor(temperature_c)
-    r0, r1, r2 = params.r0 * f, params.r1 * f, params.r2 * f
+    r0, r1, r2, r_ct = params.r0 * f, params.r1 * f, params.r2 * f, params.r_ct_or_zero * f
     a1 = np.exp(-dt_s / params.tau1)
     a2 = np.exp(-dt_s / params.tau2)
     g = np.zeros(n) if short_ohm is None else 1.0 / np.asarray(short_ohm, dtype=float)
@@ -204,7 +245,7 @@ def simulate(params: ECMParams, ocv: OCVCurve, current_a: np.ndarray, dt_s: floa
         v1 = a1 * v1 + r1 * (1 - a1) * i_cell
         v2 = a2 * v2 + r2 * (1 - a2) * i_cell
         soc = soc - i_cell * dt_s / (3600.0 * params.capacity_ah)
-        v = ocv.ocv(np.clip(soc, 0, 1)) - r0 * i_cell - v1 - v2
+        v = ocv.ocv(np.clip(soc, 0, 1)) - r0 * i_cell - r_ct * params.eta_ct(i_cell) - v1 - v2
         volts[k] = v
         socs[k] = soc
     return volts, socs

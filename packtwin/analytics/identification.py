@@ -1,11 +1,13 @@
 """Online identification of the two-RC parameters: recursive least squares with forgetting, vectorised over cells.
 
-The RC time constants are held at fixed values per cell, which makes the voltage linear in the resistances:
+The RC time constants and the charge-transfer current scale are held at fixed values, which makes the voltage linear
+in the resistances:
 
-    V - OCV(SoC) = -R0 * i - R1 * f1(i) - R2 * f2(i)
+    V - OCV(SoC) = -R0 * i - Rct * h(i) - R1 * f1(i) - R2 * f2(i)
 
-with ``f1``/``f2`` the current passed through first-order lags of ``tau1``/``tau2`` (unit gain), so R1*f1 is exactly
-the RC branch voltage. The regression runs on *increments over a lag* of ``lag_s`` seconds: the change of OCV over
+with ``h(i) = i_ct * asinh(i / i_ct)`` (the Butler-Volmer shape, see ``ECMParams``) and ``f1``/``f2`` the current
+passed through first-order lags of ``tau1``/``tau2`` (unit gain), so R1*f1 is exactly the RC branch voltage. R0 and
+Rct are told apart by how the drop grows with the current. The regression runs on *increments over a lag* of ``lag_s`` seconds: the change of OCV over
 the lag comes from coulomb counting (exact to first order), so an error in the filter's SoC or a local error of the
 OCV table cancels instead of leaking into the resistances (the dual-estimation confound). A lag of several seconds
 rather than one sample keeps the slow branch's signal above the voltage noise and quantisation.
@@ -19,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from packtwin.analytics.cellmodel import ECMParams
+from packtwin.analytics.cellmodel import ECMParams, charge_transfer
 
-N_THETA = 3
+N_THETA = 4  # r0, r1, r2, r_ct
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,11 @@ class RLSIdentifier:
         self.tau1 = prior.tau1.copy()
         self.tau2 = prior.tau2.copy()
         self.one_c = np.asarray(nominal_capacity_ah, dtype=float) * np.ones(n)
-        self.theta = np.stack([prior.r0, prior.r1, prior.r2], axis=1).astype(float)
+        self.i_ct = prior.i_ct
+        self.theta = np.stack([prior.r0, prior.r1, prior.r2, prior.r_ct_or_zero], axis=1).astype(float)
+        # Covariance scale per parameter: the prior's small-current resistance for the two it splits.
         self._scale2 = self.theta ** 2
+        self._scale2[:, [0, 3]] = (prior.r_dc ** 2)[:, None]
         self.P = np.zeros((n, N_THETA, N_THETA))
         idx = np.arange(N_THETA)
         self.P[:, idx, idx] = self.tuning.p0 * self._scale2
@@ -58,7 +63,7 @@ class RLSIdentifier:
             # Trust the earlier identification: start with a tighter covariance.
             self.P *= 0.25
         self._dt = -1.0
-        self._ring: np.ndarray | None = None  # (lag, 5, n): v - ocv, i, f1, f2, scale
+        self._ring: np.ndarray | None = None  # (lag, 5, n): v - ocv, i, f1, f2, h(i)
         self._pos = 0
         self._filled = 0
 
@@ -72,7 +77,7 @@ class RLSIdentifier:
         self.lam = float(np.exp(-dt / self.tuning.memory_s))
         lag = max(1, int(round(self.tuning.lag_s / dt)))
         if self._ring is None or self._ring.shape[0] != lag:
-            self._ring = np.full((lag, 4, self.n), np.nan)
+            self._ring = np.full((lag, 5, self.n), np.nan)
             self._pos = 0
         self._dt = dt
 
@@ -84,6 +89,7 @@ class RLSIdentifier:
         if abs(dt - self._dt) > 1e-6 * dt:  # epoch timestamps jitter in the last bits
             self._coefficients(dt)
         i = np.broadcast_to(np.asarray(current_a, dtype=float), (self.n,))
+        h = charge_transfer(i, self.i_ct)
         self.f1 = self.a1 * self.f1 + (1.0 - self.a1) * i
         self.f2 = self.a2 * self.f2 + (1.0 - self.a2) * i
         y_now = np.where(valid, voltage_minus_ocv, np.nan) if valid is not None else voltage_minus_ocv
@@ -93,18 +99,19 @@ class RLSIdentifier:
         ring[self._pos, 1] = i
         ring[self._pos, 2] = self.f1
         ring[self._pos, 3] = self.f2
+        ring[self._pos, 4] = h
         self._pos = (self._pos + 1) % ring.shape[0]
         if self.tuning.increments:
             y = y_now - old[0]
             di = i - old[1]
-            d1, d2 = self.f1 - old[2], self.f2 - old[3]
+            d1, d2, dh = self.f1 - old[2], self.f2 - old[3], h - old[4]
         else:
-            y, di, d1, d2 = y_now, i, self.f1, self.f2
+            y, di, d1, d2, dh = y_now, i, self.f1, self.f2, h
         ok = np.isfinite(y) & np.isfinite(di)
         if not ok.any():
             return
         s = resistance_scale
-        phi = np.stack([-di * s, -d1 * s, -d2 * s], axis=1)
+        phi = np.stack([-di * s, -d1 * s, -d2 * s, -dh * s], axis=1)
         phi[~ok] = 0.0
         excited = ok & (np.abs(i - old[1]) > self.tuning.excitation_c * self.one_c)
         lam = np.where(excited, self.lam, 1.0)
@@ -126,6 +133,11 @@ class RLSIdentifier:
         """Identified parameters at the reference temperature; resistances kept non-negative."""
         th = self.theta
         floor = 0.05 * self.prior.r0
-        return ECMParams(r0=np.maximum(th[:, 0], floor), r1=np.maximum(th[:, 1], 0.0), tau1=self.tau1,
+        r0 = np.maximum(th[:, 0], floor)
+        # r_ct may come out negative (a real cell whose drop grows faster than linearly with the current); it is
+        # kept, as an empirical current dependence, down to -0.9 R0, where the drop still rises with the current.
+        # Clamping it at zero instead would leave R0 holding the compensation for it: a wrong model.
+        return ECMParams(r0=r0, r1=np.maximum(th[:, 1], 0.0), tau1=self.tau1,
                          r2=np.maximum(th[:, 2], 0.0), tau2=self.tau2, capacity_ah=np.asarray(capacity_ah, float),
-                         activation_j_per_mol=self.prior.activation_j_per_mol)
+                         activation_j_per_mol=self.prior.activation_j_per_mol, r_ct=np.maximum(th[:, 3], -0.9 * r0),
+                         i_ct=self.i_ct)

@@ -101,12 +101,14 @@ class SocRun:
             "final_soc_std": round(self.soc_std, 6),
             "bad_samples": self.counts,
             "capacity_source": self.capacity_source,
+            # The identified model at 25 degC (resistances in ohm, time constants in s, i_ct in A).
+            "cell_model": params_summary(self.params) if self.params is not None else None,
         }
 
 
-def initial_soc(ocv: OCVCurve, voltage_v: float, current_a: float, r0: float) -> float:
-    """SoC from the first voltage, compensating the ohmic drop with the prior resistance (not at rest)."""
-    return float(ocv.soc_from_ocv(voltage_v + r0 * current_a))
+def initial_soc(ocv: OCVCurve, voltage_v: float, current_a: float, params: ECMParams, scale: float = 1.0) -> float:
+    """SoC from the first voltage, compensating the instant drop of the model (not at rest)."""
+    return float(ocv.soc_from_ocv(voltage_v + scale * float(params.instant_drop(current_a)[0])))
 
 
 def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = None,
@@ -170,7 +172,8 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
         first += 1
     if first == n_rows:
         raise ValueError("no usable row: every voltage/current/time is missing or out of range")
-    s0 = initial_soc(ocv, voltage[first], current[first], float(prior.r0[0]))
+    temp0 = temp_c[first] if math.isfinite(temp_c[first]) else 25.0
+    s0 = initial_soc(ocv, voltage[first], current[first], prior, float(prior.resistance_factor(temp0)))
     ekf = SocEKF(prior, ocv, np.array([s0]), tuning, nominal_capacity_ah=spec.capacity_ah).scalar()
     rls = RLSIdentifier(prior, np.array([spec.capacity_ah]), rls_tuning, identified=initial_params is not None)
     socs = [s0] * (first + 1)
@@ -236,8 +239,10 @@ def _pass(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None, rls_tuning
     cap = 1.0 / ekf.q
     params = rls.params(np.array([cap]))
     scale_now = float(params.resistance_factor(temp))
-    return SocRun(soc=np.asarray(socs, dtype=float), capacity_ah=cap, r0_ohm=float(params.r0[0] * scale_now),
-                  r0_ohm_at_25c=float(params.r0[0]), soh_capacity_pct=100.0 * cap / spec.capacity_ah,
+    # R0 as a 1C pulse shows it at once: ohmic plus charge transfer.
+    r_pulse = float(params.pulse_resistance(spec.capacity_ah)[0])
+    return SocRun(soc=np.asarray(socs, dtype=float), capacity_ah=cap, r0_ohm=r_pulse * scale_now,
+                  r0_ohm_at_25c=r_pulse, soh_capacity_pct=100.0 * cap / spec.capacity_ah,
                   current_bias_a=float(ekf.b), soc_std=math.sqrt(max(ekf.p00, 0.0)), params=params, counts=counts,
                   trace_pred=np.asarray(preds, dtype=float), trace_var=np.asarray(variances, dtype=float))
 
@@ -346,4 +351,5 @@ def anchored_capacity(tm: Telemetry, spec: CellSpec, ocv: OCVCurve, offset_a: fl
 
 
 def params_summary(p: ECMParams) -> dict[str, float]:
-    return {k: float(getattr(p, k)[0]) for k in ("r0", "r1", "tau1", "r2", "tau2", "capacity_ah")}
+    out = {k: float(getattr(p, k)[0]) for k in ("r0", "r1", "tau1", "r2", "tau2", "capacity_ah")}
+    return {**out, "r_ct": float(p.r_ct_or_zero[0]), "i_ct": p.i_ct}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from packtwin.analytics.cellmodel import ECMParams, OCVCurve
+from packtwin.analytics.cellmodel import ECMParams, OCVCurve, charge_transfer
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,13 @@ class SocEKF:
         self.params = params
         scale = np.asarray(resistance_scale, dtype=float) * np.ones(self.n)
         self.r0, self._r1, self._r2 = params.r0 * scale, params.r1 * scale, params.r2 * scale
+        self.r_ct = params.r_ct_or_zero * scale
+        self.i_ct = params.i_ct
+        self._has_ct = params.r_ct is not None and bool(np.any(params.r_ct != 0.0))
         self.resistance_scale = scale
         if self._is_scalar:
             self.r0, self._r1, self._r2 = float(self.r0[0]), float(self._r1[0]), float(self._r2[0])
+            self.r_ct = float(self.r_ct[0])
             self.resistance_scale = float(scale[0])
         self._dt = -1.0  # forces the RC coefficients to be recomputed
 
@@ -147,6 +151,10 @@ class SocEKF:
         ocv, g = self.ocv.ocv_and_slope(self.s)
         innov = voltage_v - (ocv - self.r0 * i - self.v1 - self.v2)
         hb = self.r0
+        if self._has_ct:
+            x = i / self.i_ct
+            innov += self.r_ct * charge_transfer(i, self.i_ct)
+            hb = hb + self.r_ct / (1.0 + x * x) ** 0.5  # d eta_ct / di
         u0 = self.p00 * g + p01 * hb
         u1 = p01 * g + p11 * hb
         u2 = p02 * g + p12 * hb
@@ -199,6 +207,9 @@ class SocEKF:
         innov += tmp
         innov += self.v1
         innov += self.v2                  # innovation = V - (OCV - R0 i - v1 - v2)
+        if self._has_ct:                  # ... + r_ct h(i): one current per string, so h(i) is one number
+            np.multiply(self.r_ct, charge_transfer(i, self.i_ct), out=tmp)
+            innov += tmp
         # gain = p00 g / (g^2 p00 + r)
         r = self._r_base + self._r_load * (i * i)
         np.multiply(g_buf, g_buf, out=tmp)
@@ -221,7 +232,7 @@ class SocEKF:
         if self.n != 1:
             raise ValueError("scalar() needs a one-cell filter")
         for name in ("s", "b", "q", "v1", "v2", "p00", "p01", "p02", "p11", "p12", "p22", "_bias_walk", "_cap_walk",
-                     "r0", "_r1", "_r2", "resistance_scale", "nominal_capacity_ah"):
+                     "r0", "_r1", "_r2", "r_ct", "resistance_scale", "nominal_capacity_ah"):
             setattr(self, name, float(np.asarray(getattr(self, name)).reshape(-1)[0]))
         self.ocv = self.ocv.scalar()
         self._is_scalar = True

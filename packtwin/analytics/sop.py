@@ -52,7 +52,13 @@ def state_of_power(soc: np.ndarray, v1: np.ndarray, v2: np.ndarray, params: ECMP
     f = params.resistance_factor(t)
     e1 = np.exp(-horizon_s / params.tau1)
     e2 = np.exp(-horizon_s / params.tau2)
-    r_eff = f * (params.r0 + params.r1 * (1 - e1) + params.r2 * (1 - e2))
+    # The charge-transfer term as a resistance on the safe side: its chord falls with the current when r_ct > 0
+    # (asinh is concave), so the small-current slope is the largest; when r_ct < 0 the chord at the largest current
+    # allowed is.
+    one_c = params.capacity_ah if nominal_capacity_ah is None else nominal_capacity_ah
+    i_max = max(lim.max_discharge_c, lim.max_charge_c) * one_c
+    r_inst = np.maximum(params.r_dc, params.pulse_resistance(i_max))
+    r_eff = f * (r_inst + params.r1 * (1 - e1) + params.r2 * (1 - e2))
     s = np.clip(soc, 0.0, 1.0)
     u, g = ocv.ocv_and_slope(s)
     cap = params.capacity_ah
@@ -60,7 +66,6 @@ def state_of_power(soc: np.ndarray, v1: np.ndarray, v2: np.ndarray, params: ECMP
     v_free = u - v1 * e1 - v2 * e2
     i_dis = np.maximum((v_free - voltage_min_v) / (r_eff + drift), 0.0)
     i_chg = np.maximum((voltage_max_v - v_free) / (r_eff + drift), 0.0)
-    one_c = params.capacity_ah if nominal_capacity_ah is None else nominal_capacity_ah
     # Charge available within the horizon bounds the current too (an empty cell cannot deliver for 30 s).
     i_dis = np.minimum.reduce([i_dis, lim.max_discharge_c * one_c, s * cap * 3600.0 / horizon_s])
     i_chg = np.minimum.reduce([i_chg, lim.max_charge_c * one_c, (1 - s) * cap * 3600.0 / horizon_s])

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from packtwin.analytics.cellmodel import CellSpec, OCVCurve, prior_params
+from packtwin.analytics.cellmodel import CellSpec, OCVCurve, charge_transfer, prior_params
 from packtwin.analytics.faults import Alert, FaultConfig, FaultDetector, RawNoise
 from packtwin.analytics.identification import RLSIdentifier
 from packtwin.analytics.passport import EstimateRecord, passport_values
@@ -66,7 +66,7 @@ class PackState:
         self.prior = prior_params(spec.capacity_ah, n_cells)
         v = np.asarray(frame.cell_voltage_v, dtype=float)
         v = np.where(np.isfinite(v), v, np.nanmedian(v) if np.isfinite(v).any() else spec.ocv_voltage_v.mean())
-        s0 = np.clip(ocv.soc_from_ocv(v + self.prior.r0 * frame.current_a), 0.0, 1.0)
+        s0 = np.clip(ocv.soc_from_ocv(v + self.prior.instant_drop(frame.current_a)), 0.0, 1.0)
         self.ekf = SocEKF(self.prior, ocv, s0, cfg.tuning, nominal_capacity_ah=spec.capacity_ah)
         self.rls = RLSIdentifier(self.prior, np.full(n_cells, spec.capacity_ah))
         self.faults = FaultDetector(n_cells, spec.capacity_ah, cfg.faults)
@@ -238,7 +238,8 @@ class AnalyticsWorker:
         fill = np.nanmedian(v_mean) if ok.any() else float(self.ocv.ocv(0.5))
         v_mean = np.where(ok, v_mean, fill)
         # The SoC each cell's own voltage implies: what the short detector compares across the pack.
-        soc_v = self.ocv.soc_from_ocv(v_mean + ekf.r0 * i_mean + ekf.v1 + ekf.v2)
+        soc_v = self.ocv.soc_from_ocv(v_mean + ekf.r0 * i_mean + ekf.r_ct * charge_transfer(i_mean, ekf.i_ct)
+                                      + ekf.v1 + ekf.v2)
         if st.capacity.update(st.f_t, i_mean, soc_v):
             # Count charge against the capacity each cell has shown (an aged cell keeps its old nameplate), and
             # without the current-sensor offset the rests revealed.
@@ -275,14 +276,16 @@ class AnalyticsWorker:
         st = self.packs[pack_id]
         ekf = st.ekf
         params = st.rls.params(ekf.capacity_ah)
+        # Resistance growth is judged on the 1C pulse resistance (ohmic + charge transfer at 1C).
+        r_dc = params.pulse_resistance(ekf.nominal_capacity_ah)
         if st.r0_bol is None and st.rls.warmed_up.all():
-            st.r0_bol = params.r0.copy()
-        r_bol = st.r0_bol if st.r0_bol is not None else params.r0
+            st.r0_bol = r_dc.copy()
+        r_bol = st.r0_bol if st.r0_bol is not None else r_dc
         sop10 = state_of_power(ekf.s, ekf.v1, ekf.v2, params, self.ocv, self.spec.voltage_min_v,
                                self.spec.voltage_max_v, st.temp, 10.0, nominal_capacity_ah=ekf.nominal_capacity_ah)
         sop30 = state_of_power(ekf.s, ekf.v1, ekf.v2, params, self.ocv, self.spec.voltage_min_v,
                                self.spec.voltage_max_v, st.temp, 30.0, nominal_capacity_ah=ekf.nominal_capacity_ah)
-        h = health(ekf.s, st.capacity.capacity_ah, self.spec.capacity_ah, params.r0, r_bol)
+        h = health(ekf.s, st.capacity.capacity_ah, self.spec.capacity_ah, r_dc, r_bol)
         tp = st.throughput
         rated = self.spec.capacity_ah
         rul = st.rul.estimate(st.last_t)
@@ -301,7 +304,7 @@ class AnalyticsWorker:
             "soc_std_cells": ekf.soc_std.tolist(), "capacity_ah_cells": st.capacity.capacity_ah.tolist(),
             "capacity_updates": int(st.capacity.updates.min()), "current_offset_a": st.capacity.offset_a,
             "pack_capacity_ah": h.pack_capacity_ah, "soh_capacity_pct": h.pack_soh_capacity_pct,
-            "resistance_ohm_cells": params.r0.tolist(), "pack_resistance_ohm": h.pack_resistance_ohm,
+            "resistance_ohm_cells": r_dc.tolist(), "pack_resistance_ohm": h.pack_resistance_ohm,
             "resistance_increase_pct": h.pack_resistance_increase_pct,
             "sop_w": {"discharge_10s": sop10.pack_discharge_power_w, "charge_10s": sop10.pack_charge_power_w,
                       "discharge_30s": sop30.pack_discharge_power_w, "charge_30s": sop30.pack_charge_power_w},

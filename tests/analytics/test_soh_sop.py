@@ -42,10 +42,13 @@ def test_power_limits_respect_voltage_current_temperature_and_horizon(data_dir):
     assert sp10.discharge_power_w[2] < sp10.discharge_power_w[0]  # empty cell gives less
     assert sp10.charge_current_a[0] < sp10.charge_current_a[2]    # full cell takes less
     assert np.all(sp10.discharge_current_a <= 3.0 * spec.capacity_ah + 1e-9)
-    # The voltage after 10 s at the limit current stays within the window.
+    # The voltage after 10 s at the limit current stays within the window, with the charge-transfer term as the
+    # model has it (nonlinear); the limits take it at its small-current slope, the safe side for r_ct > 0.
     f = p.resistance_factor(25.0)
-    r = f * (p.r0 + p.r1 * (1 - np.exp(-10 / p.tau1)) + p.r2 * (1 - np.exp(-10 / p.tau2)))
-    assert np.all(ocv.ocv(soc) - sp10.discharge_current_a * r >= spec.voltage_min_v - 0.02)
+    i_lim = sp10.discharge_current_a
+    rc = p.r1 * (1 - np.exp(-10 / p.tau1)) + p.r2 * (1 - np.exp(-10 / p.tau2))
+    assert np.all(ocv.ocv(soc) - f * (p.instant_drop(i_lim) + i_lim * rc) >= spec.voltage_min_v - 0.02)
+    r = f * (p.r_dc + rc)
     cold = state_of_power(soc, z, z, p, ocv, spec.voltage_min_v, spec.voltage_max_v, -5.0, 10.0)
     assert np.all(cold.charge_current_a == 0.0)  # no charging below 0 degC
     assert sp10.pack_discharge_power_w == pytest.approx(
