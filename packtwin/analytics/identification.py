@@ -8,9 +8,10 @@ in the resistances:
 with ``h(i) = i_ct * asinh(i / i_ct)`` (the Butler-Volmer shape, see ``ECMParams``) and ``f1``/``f2`` the current
 passed through first-order lags of ``tau1``/``tau2`` (unit gain), so R1*f1 is exactly the RC branch voltage. R0 and
 Rct are told apart by how the drop grows with the current. The regression runs on *increments over a lag* of
-``lag_s`` seconds: the change of OCV over the lag comes from coulomb counting (exact to first order), so an error in the filter's SoC or a local error of the
-OCV table cancels instead of leaking into the resistances (the dual-estimation confound). A lag of several seconds
-rather than one sample keeps the slow branch's signal above the voltage noise and quantisation.
+``lag_s`` seconds: the change of OCV over the lag comes from coulomb counting (exact to first order), so an error in
+the filter's SoC or a local error of the OCV table cancels instead of leaking into the resistances (the
+dual-estimation confound). A lag of several seconds rather than one sample keeps the slow branch's signal above the
+voltage noise and quantisation.
 
 Forgetting is applied only while the current excites the model; at rest the memory is kept instead of winding up.
 """
