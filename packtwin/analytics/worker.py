@@ -277,15 +277,15 @@ class AnalyticsWorker:
         ekf = st.ekf
         params = st.rls.params(ekf.capacity_ah)
         # Resistance growth is judged on the 1C pulse resistance (ohmic + charge transfer at 1C).
-        r_dc = params.pulse_resistance(ekf.nominal_capacity_ah)
+        r_pulse = params.pulse_resistance(ekf.nominal_capacity_ah)
         if st.r0_bol is None and st.rls.warmed_up.all():
-            st.r0_bol = r_dc.copy()
-        r_bol = st.r0_bol if st.r0_bol is not None else r_dc
+            st.r0_bol = r_pulse.copy()
+        r_bol = st.r0_bol if st.r0_bol is not None else r_pulse
         sop10 = state_of_power(ekf.s, ekf.v1, ekf.v2, params, self.ocv, self.spec.voltage_min_v,
                                self.spec.voltage_max_v, st.temp, 10.0, nominal_capacity_ah=ekf.nominal_capacity_ah)
         sop30 = state_of_power(ekf.s, ekf.v1, ekf.v2, params, self.ocv, self.spec.voltage_min_v,
                                self.spec.voltage_max_v, st.temp, 30.0, nominal_capacity_ah=ekf.nominal_capacity_ah)
-        h = health(ekf.s, st.capacity.capacity_ah, self.spec.capacity_ah, r_dc, r_bol)
+        h = health(ekf.s, st.capacity.capacity_ah, self.spec.capacity_ah, r_pulse, r_bol)
         tp = st.throughput
         rated = self.spec.capacity_ah
         rul = st.rul.estimate(st.last_t)
@@ -304,7 +304,7 @@ class AnalyticsWorker:
             "soc_std_cells": ekf.soc_std.tolist(), "capacity_ah_cells": st.capacity.capacity_ah.tolist(),
             "capacity_updates": int(st.capacity.updates.min()), "current_offset_a": st.capacity.offset_a,
             "pack_capacity_ah": h.pack_capacity_ah, "soh_capacity_pct": h.pack_soh_capacity_pct,
-            "resistance_ohm_cells": r_dc.tolist(), "pack_resistance_ohm": h.pack_resistance_ohm,
+            "resistance_ohm_cells": r_pulse.tolist(), "pack_resistance_ohm": h.pack_resistance_ohm,
             "resistance_increase_pct": h.pack_resistance_increase_pct,
             "sop_w": {"discharge_10s": sop10.pack_discharge_power_w, "charge_10s": sop10.pack_charge_power_w,
                       "discharge_30s": sop30.pack_discharge_power_w, "charge_30s": sop30.pack_charge_power_w},
