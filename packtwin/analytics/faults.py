@@ -28,6 +28,7 @@ class FaultConfig:
     short_min_evidence_s: float = 150.0
     short_relaxed_v: float = 0.02        # model RC voltage (pack median) at which a sample counts half
     short_persist_s: float = 300.0       # the condition must hold this long
+    short_rc_prior_ah: float = 0.001     # how firmly the fit believes the model's relaxation (see _internal_short)
     # Voltage sensors.
     stuck_samples: int = 6            # fault-check periods (averages) without any change
     offset_v: float = 0.015
@@ -126,16 +127,16 @@ class BalancingCommand:
                 "cells": [c + 1 for c in self.cells], "charge_ah": [round(x, 6) for x in self.charge_ah]}
 
 
-class _SharedRegression:
-    """Exponentially weighted least squares of every cell's series on the same regressors, O(cells) per step.
+class _CellRegression:
+    """Exponentially weighted least squares of every cell's series on its regressors, O(cells) per step.
 
-    The regressors (time, counted charge, current) are common to the cells of a series string, so their Gram
-    matrix is shared and one small solve serves all cells.
+    Most regressors (time, counted charge, current) are common to the cells of a series string; the last one may be
+    the cell's own (an (n, k) array): each cell keeps its k x k Gram matrix, and one batched solve serves all.
     """
 
     def __init__(self, n: int, k: int, window_s: float) -> None:
         self.window_s = window_s
-        self.G = np.zeros((k, k))
+        self.G = np.zeros((n, k, k))
         self.B = np.zeros((n, k))
         self.span = 0.0
 
@@ -143,16 +144,26 @@ class _SharedRegression:
         d = math.exp(-dt / self.window_s)
         self.G *= d
         self.B *= d
-        w = weight * dt  # a sample stands for its time step: G[0, 0] is the weighted time in the window
-        self.G += w * np.outer(x, x)
-        self.B += w * (y[:, None] * x[None, :])
+        w = weight * dt  # a sample stands for its time step: G[:, 0, 0] is the weighted time in the window
+        x = np.broadcast_to(x, self.B.shape)
+        self.G += w * (x[:, :, None] * x[:, None, :])
+        self.B += w * (y[:, None] * x)
         self.span = self.span * d + dt
 
-    def solve(self) -> np.ndarray | None:
+    @property
+    def evidence_s(self) -> float:
+        return float(self.G[0, 0, 0])
+
+    def solve(self, prior: np.ndarray | None = None) -> np.ndarray | None:
+        """The coefficients per cell, (n, k); ``prior`` adds a precision per coefficient, holding it at 0."""
         # A ridge of 1e-9 of the trace keeps a regressor that never moved (e.g. no current yet) harmless.
-        ridge = 1e-9 * np.trace(self.G) + 1e-12
+        k = self.G.shape[1]
+        ridge = 1e-9 * np.trace(self.G, axis1=1, axis2=2) + 1e-12
+        G = self.G + ridge[:, None, None] * np.eye(k)
+        if prior is not None:
+            G = G + np.diag(prior)
         try:
-            return np.linalg.solve(self.G + ridge * np.eye(len(self.G)), self.B.T).T
+            return np.linalg.solve(G, self.B[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
             return None
 
@@ -207,8 +218,9 @@ class FaultDetector:
         self.cfg = config or FaultConfig()
         self.n = n_cells
         self.capacity_ah = np.asarray(capacity_ah, dtype=float) * np.ones(n_cells)
-        # Regressors of the relative charge: 1, time (h), counted charge (Ah), current (A).
-        self._drift = _SharedRegression(n_cells, 4, self.cfg.short_window_s)
+        # Regressors of the relative charge: 1, time (h), counted charge (Ah), current (A) and the cell's own
+        # relative charge in the model's RC voltages (Ah).
+        self._drift = _CellRegression(n_cells, 5, self.cfg.short_window_s)
         self._t0: float | None = None
         self._ah = 0.0
         self._i_slow = 0.0
@@ -240,15 +252,27 @@ class FaultDetector:
 
     # --- internal short -------------------------------------------------------------------------------------------
     def _internal_short(self, t: float, dt: float, current_a: float, soc_v: np.ndarray,
-                        polarisation_v: np.ndarray | None) -> list[Alert]:
+                        polarisation_v: np.ndarray | None, soc_static: np.ndarray | None) -> list[Alert]:
         """A short discharges its cell by V/R behind the current sensor's back: the cell's charge, as its own voltage
         tells it, drifts linearly in time against the pack median. Capacity differences make the relative charge
-        follow the counted charge instead, resistance differences follow the current: both are regressed out."""
+        follow the counted charge instead, resistance differences follow the current, relaxation differences the
+        model's RC voltages: all are regressed out."""
         if self._t0 is None:
             self._t0 = t
         self._ah += current_a * dt / 3600.0
         rel = (soc_v - np.median(soc_v)) * self.capacity_ah
-        x = np.array([1.0, (t - self._t0) / 3600.0, self._ah, current_a])
+        x = np.empty((self.n, 5))
+        x[:, :4] = (1.0, (t - self._t0) / 3600.0, self._ah, current_a)
+        # While a rest begins, the model's RC voltages relax with the model's time constants, the cell's with its
+        # own; mapped through each cell's slope of the OCV curve, the difference is a decaying drift of the cell's
+        # charge against the pack that a line in time would take for a leak (parked near empty, a simulated cell
+        # off the pack median by 3 % SoC drifted by 2 mAh in 8 min). The part of the relative charge the model's RC
+        # voltages make up is regressed out per cell: the fit decides how far each cell's relaxation is believed.
+        if soc_static is None:
+            x[:, 4] = 0.0
+        else:
+            shift = (soc_v - soc_static) * self.capacity_ah
+            x[:, 4] = shift - np.median(shift)
         # The voltage tells a cell's charge best near rest; under load, and while the cells relax after a load
         # (each with its own time constants), the model error dominates.
         one_c = float(np.median(self.capacity_ah))
@@ -264,13 +288,18 @@ class FaultDetector:
         self._drift.add(dt, x, rel, weight=w)
         if t - self._t0 < self.cfg.short_min_span_s:
             return []
-        theta = self._drift.solve()
+        # The relaxation term gets a prior at 0 (the model's relaxation is right) worth the window's own evidence at
+        # a shift of short_rc_prior_ah: without it, the extra unknown makes every cell's leak noisier (the 100-ohm
+        # short is flagged 0.1 h later); held much harder, relaxation drifts come back as leaks.
+        prior = np.zeros(5)
+        prior[4] = self._drift.evidence_s * self.cfg.short_rc_prior_ah ** 2
+        theta = self._drift.solve(prior)
         if theta is None:
             return []
         leak = -theta[:, 1]  # Ah per hour = A
         leak = leak - np.median(leak)
         self.leak_a = leak
-        if self._drift.G[0, 0] < self.cfg.short_min_evidence_s:
+        if self._drift.evidence_s < self.cfg.short_min_evidence_s:
             return []  # too little relaxed data in the window: no new judgement, the last one stands
         mad = 1.4826 * np.median(np.abs(leak)) + 1e-4
         cond = (leak > self.cfg.short_min_leak_a) & (leak / mad > self.cfg.short_robust_z)
@@ -410,11 +439,13 @@ class FaultDetector:
 
     def update(self, t: float, dt: float, current_a: float, voltage_v: np.ndarray, temperature_c: np.ndarray,
                soc_v: np.ndarray, polarisation_v: np.ndarray | None = None,
-               raw_noise_var: np.ndarray | None = None) -> list[Alert]:
+               raw_noise_var: np.ndarray | None = None, soc_static: np.ndarray | None = None) -> list[Alert]:
         """One step with clean data (the worker filters bad samples before). ``soc_v`` is the SoC each cell's
         voltage implies under its model (OCV inverse of the voltage plus the overpotentials), ``polarisation_v``
-        the model's RC voltages in it, ``raw_noise_var`` the voltage noise of the raw samples (:class:`RawNoise`)."""
+        the model's RC voltages in it, ``raw_noise_var`` the voltage noise of the raw samples (:class:`RawNoise`),
+        ``soc_static`` the SoC the voltage implies without the RC voltages (the short check regresses the
+        difference out, see :meth:`_internal_short`)."""
         alerts = self._sensors(t, dt, current_a, voltage_v, raw_noise_var)
-        alerts += self._internal_short(t, dt, current_a, soc_v, polarisation_v)
+        alerts += self._internal_short(t, dt, current_a, soc_v, polarisation_v, soc_static)
         alerts += self._temperature(t, dt, temperature_c)
         return alerts

@@ -238,8 +238,9 @@ class AnalyticsWorker:
         fill = np.nanmedian(v_mean) if ok.any() else float(self.ocv.ocv(0.5))
         v_mean = np.where(ok, v_mean, fill)
         # The SoC each cell's own voltage implies: what the short detector compares across the pack.
-        soc_v = self.ocv.soc_from_ocv(v_mean + ekf.r0 * i_mean + ekf.r_ct * charge_transfer(i_mean, ekf.i_ct)
-                                      + ekf.v1 + ekf.v2)
+        v_static = v_mean + ekf.r0 * i_mean + ekf.r_ct * charge_transfer(i_mean, ekf.i_ct)
+        soc_v = self.ocv.soc_from_ocv(v_static + ekf.v1 + ekf.v2)
+        soc_static = self.ocv.soc_from_ocv(v_static)
         if st.capacity.update(st.f_t, i_mean, soc_v):
             # Count charge against the capacity each cell has shown (an aged cell keeps its old nameplate), and
             # without the current-sensor offset the rests revealed.
@@ -249,7 +250,8 @@ class AnalyticsWorker:
             # The pack's fade as its weakest cell shows it (imbalance is recoverable, a cell's capacity is not).
             efc = float(np.mean(st.throughput.full_equivalent_cycles(self.spec.capacity_ah)))
             st.rul.add(t, efc, float(np.min(st.capacity.capacity_ah)))
-        alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2, st.noise.take())
+        alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2, st.noise.take(),
+                                  soc_static=soc_static)
         st.f_t = st.f_i = 0.0
         st.f_v[:] = 0.0
         st.f_ok[:] = 0.0

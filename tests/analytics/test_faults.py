@@ -54,6 +54,37 @@ def test_a_drive_alone_is_no_evidence_of_a_short():
     assert shorts == []
 
 
+def _park(leak_cell: int | None, leak_a: float = 0.03) -> list:
+    """Two hours parked after a drive. The model's RC voltages decay with the model's slow time constant while the
+    cells have relaxed already, so each cell's voltage-implied SoC carries a decaying shift; near empty a cell off
+    the pack median sits on another slope of the OCV curve and its shift is much larger (cell 9 here, as on the
+    simulator's packs). ``leak_cell`` also loses ``leak_a`` through a short."""
+    rng = np.random.default_rng(8)
+    n, period, cap, tau = 16, 10.0, 5.0, 600.0
+    det = FaultDetector(n, cap)
+    amp = 0.0005 * rng.standard_normal(n)
+    amp[9] = 0.02  # 2 % SoC of shift at the start of the rest
+    base = 0.15 + 0.003 * rng.standard_normal(n)
+    shorts = []
+    for k in range(int(2 * 3600 / period)):
+        t = k * period
+        soc_static = base + 0.0003 * rng.standard_normal(n)
+        if leak_cell is not None:
+            soc_static[leak_cell] -= leak_a * t / 3600.0 / cap
+        soc_v = soc_static + amp * np.exp(-t / tau)
+        pol = np.full(n, 0.02 * np.exp(-t / tau))
+        shorts += [a for a in det.update(t, period, 0.0, np.full(n, 3.4), np.array([25.0]), soc_v, pol,
+                                         soc_static=soc_static) if a.kind == "internal_short"]
+    return shorts
+
+
+def test_a_cell_relaxing_unlike_its_model_is_no_short_and_a_real_leak_still_is():
+    assert _park(None) == []
+    shorts = _park(4)
+    assert [a.cells for a in shorts] == [[4]]
+    assert shorts[0].value == pytest.approx(0.03, rel=0.3)
+
+
 def test_stuck_offset_and_noisy_voltage_sensors_are_told_apart():
     rng = np.random.default_rng(0)
     n, steps = 8, 600
