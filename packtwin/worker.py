@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="passport: AAS API root of the twins' server, e.g. http://127.0.0.1:8080/api/v3.0")
     p.add_argument("--aas-key", default=None, help="passport: API key with the operator role (or PACKTWIN_AAS_KEY)")
     p.add_argument("--write-period", type=float, default=10.0, help="passport: seconds between writes of one pack")
+    p.add_argument("--cells-per-write", type=int, default=8,
+                   help="passport: cells of a pack whose passports each pack write also sets, in turn (0: none)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=run)
 
@@ -139,6 +141,6 @@ def _passport(args: argparse.Namespace, url: str, base_iri: str):  # noqa: ANN20
         return None
     client = AasClient(args.aas_url, api_key=args.aas_key or os.environ.get("PACKTWIN_AAS_KEY"))
     writer = PassportWriteback(client, base_iri, url, name=args.name or "packtwin-passport",
-                               min_period_s=args.write_period).start()
+                               min_period_s=args.write_period, cells_per_write=args.cells_per_write).start()
     logger.info("passport writer %s: estimates from %s -> %s", writer.name, url, args.aas_url)
     return writer

@@ -67,13 +67,22 @@ def cell_serial(module: str, index: int) -> str:
     return f"{module}-C{index:03d}"
 
 
-def parse_aas_id(aas_id: str, base: str) -> TwinIds | None:
-    """Inverse of :attr:`TwinIds.aas_id`; None for ids outside the scheme."""
-    prefix = f"{base.rstrip('/')}/aas/"
-    if not aas_id.startswith(prefix):
+def _parse(identifier: str, base: str, kind: str) -> TwinIds | None:
+    prefix = f"{base.rstrip('/')}/{kind}/"
+    if not identifier.startswith(prefix):
         return None
-    level, _, serial = aas_id[len(prefix):].partition("/")
+    level, _, serial = identifier[len(prefix):].partition("/")
     try:
         return TwinIds(base, Level(level), serial)
     except ValueError:
         return None
+
+
+def parse_aas_id(aas_id: str, base: str) -> TwinIds | None:
+    """Inverse of :attr:`TwinIds.aas_id`; None for ids outside the scheme."""
+    return _parse(aas_id, base, "aas")
+
+
+def parse_global_asset_id(asset_id: str, base: str) -> TwinIds | None:
+    """Inverse of :attr:`TwinIds.global_asset_id`; None for ids outside the scheme."""
+    return _parse(asset_id, base, "asset")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import pickle
 import queue
@@ -43,14 +44,24 @@ from packtwin.timeseries.base import TimeSeriesStore
 logger = logging.getLogger(__name__)
 
 
+def _finite_or_none(values: Any) -> list[float | None]:
+    return [float(x) if x is not None and math.isfinite(x) else None for x in values or []]
+
+
 def estimate_message(worker: str, pack_id: str, estimate: dict[str, Any]) -> bytes:
-    """The JSON published on ``packtwin/v1/{pack_id}/estimate`` (docs/mqtt.md): the pack's headline values and the
-    passport values the passport writer (``packtwin worker --role passport``) sets in the pack's submodels."""
+    """The JSON published on ``packtwin/v1/{pack_id}/estimate`` (docs/mqtt.md): the pack's headline values, the
+    passport values the passport writer (``packtwin worker --role passport``) sets in the pack's submodels, and the
+    per-cell values (series order; null where a cell has none) it sets in the cells' passports."""
     body = {"worker": worker, "pack_id": pack_id, "t": estimate.get("t"), "soc": estimate.get("soc"),
             "soh_capacity_pct": estimate.get("soh_capacity_pct"),
             "resistance_increase_pct": estimate.get("resistance_increase_pct"),
             "passport": [{k: v[k] for k in ("submodel", "id_short_path", "value")}
                          for v in estimate.get("passport") or []]}
+    if estimate.get("soc_cells") is not None:
+        body["cells"] = {"rated_capacity_ah": estimate.get("rated_capacity_ah"),
+                         "soc": _finite_or_none(estimate.get("soc_cells")),
+                         "capacity_ah": _finite_or_none(estimate.get("capacity_ah_cells")),
+                         "resistance_increase_pct": _finite_or_none(estimate.get("resistance_increase_pct_cells"))}
     return json.dumps(body, default=float).encode()
 
 

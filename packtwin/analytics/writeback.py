@@ -2,7 +2,10 @@
 ``packtwin/v1/{pack_id}/estimate``; this writer takes them and sets the pack's Digital Battery Passport values
 (IDTA 02035-5 Product Condition, the fade values of 02035-4 Technical Data) through the AAS HTTP API of whatever
 server holds the twins -- ``packtwin serve`` or an Eclipse BaSyx submodel repository -- with one
-``PATCH .../submodel-elements/{idShortPath}/$value`` per value (the ValueOnly form every AAS server has). Alerts
+``PATCH .../submodel-elements/{idShortPath}/$value`` per value (the ValueOnly form every AAS server has). The
+estimate's per-cell values go to the cells' passports the same way, ``cells_per_write`` cells per pack write in
+turn (a pack of 96 cells is refreshed over 12 writes at the default 8), the cell twins found through the pack's
+BoMs (:mod:`packtwin.connectors.remote.bom`). Alerts
 (``packtwin/v1/{pack_id}/alert``) are written at once as a NegativeEvents item of the pack's Product Condition,
 each kind once per pack (the passport keeps that it happened, the alert stream keeps every occurrence); the server
 then announces the change as its own AAS event.
@@ -29,10 +32,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from packtwin.aas.ids import Level, TwinIds
-from packtwin.analytics.passport import PRODUCT_CONDITION
+from packtwin.analytics.passport import PRODUCT_CONDITION, EstimateRecord, passport_values
 from packtwin.connectors import topics
 from packtwin.connectors.ingest import deadletter_message
 from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
+from packtwin.connectors.remote.bom import SeriesOrder, SeriesOrderError
 from packtwin.connectors.remote.client import AasClient, RemoteError
 from packtwin.submodels.product_condition import negative_event_item, template_elements
 from packtwin.timeseries.base import DeadLetter
@@ -53,6 +57,8 @@ class WritebackStats:
     value_errors: int = 0
     events_written: int = 0
     events_known: int = 0      # alerts of a kind the passport already records for that pack
+    cells_written: int = 0
+    cell_order_errors: int = 0  # packs whose BoM could not give the cell twins (or not as many as the estimate has)
     last_error: str = ""
     written: dict[str, float] = field(default_factory=dict)  # pack_id -> estimate time last written
 
@@ -62,6 +68,53 @@ class WritebackStats:
 
 class EstimateError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class CellValues:
+    """The per-cell part of an estimate, in series order; None where a cell has no value."""
+
+    rated_capacity_ah: float | None
+    soc: list[float | None]
+    capacity_ah: list[float | None]
+    resistance_increase_pct: list[float | None]
+
+    def __len__(self) -> int:
+        return len(self.soc)
+
+    def record(self, i: int, t: float) -> EstimateRecord:
+        return EstimateRecord(timestamp=t, soc=self.soc[i], capacity_ah=self.capacity_ah[i],
+                              rated_capacity_ah=self.rated_capacity_ah,
+                              resistance_increase_pct=self.resistance_increase_pct[i], level="cell")
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and x == x
+
+
+def parse_cells(body: Any) -> CellValues | None:
+    """The ``cells`` object of an estimate message (absent: None), or EstimateError naming what is wrong."""
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise EstimateError("cells must be an object of per-cell lists")
+    rated = body.get("rated_capacity_ah")
+    if rated is not None and not (_number(rated) and rated > 0):
+        raise EstimateError("cells.rated_capacity_ah must be a positive number")
+    lists = {}
+    for key in ("soc", "capacity_ah", "resistance_increase_pct"):
+        values = body.get(key)
+        if values is None:
+            values = [None] * len(body.get("soc") or [])
+        if not isinstance(values, list) or not all(v is None or _number(v) for v in values):
+            raise EstimateError(f"cells.{key} must be a list of numbers or nulls")
+        lists[key] = [None if v is None else float(v) for v in values]
+    if len({len(v) for v in lists.values()}) != 1:
+        raise EstimateError("cells: soc, capacity_ah and resistance_increase_pct must have one entry per cell")
+    if any(v is not None and not 0.0 <= v <= 1.0 for v in lists["soc"]):
+        raise EstimateError("cells.soc is a fraction (0..1)")
+    return CellValues(None if rated is None else float(rated), lists["soc"], lists["capacity_ah"],
+                      lists["resistance_increase_pct"])
 
 
 def _topic_pack(topic: str, kind: str) -> str:
@@ -88,19 +141,19 @@ def parse_alert(topic: str, payload: bytes) -> tuple[str, str, str, float]:
     kind, severity, message, t = (body.get(k) for k in ("kind", "severity", "message", "t"))
     if not (isinstance(kind, str) and kind.replace("_", "a").isalnum()):
         raise EstimateError("kind must be a word such as over_temperature")
-    if not isinstance(t, int | float) or isinstance(t, bool) or t != t:
+    if not _number(t):
         raise EstimateError("t must be a number (seconds since the Unix epoch)")
     return pack_id, kind, f"{kind} ({severity}): {message}", float(t)
 
 
-def parse_estimate(topic: str, payload: bytes) -> tuple[str, float, list[tuple[str, str, str]]]:
-    """``(pack_id, t, [(submodel idShort, idShortPath, value)])`` of an estimate message, or EstimateError."""
+def parse_estimate(topic: str, payload: bytes) -> tuple[str, float, list[tuple[str, str, str]], CellValues | None]:
+    """``(pack_id, t, [(submodel idShort, idShortPath, value)], cells)`` of an estimate message, or EstimateError."""
     pack_id = _topic_pack(topic, topics.ESTIMATE)
     body = _json_object(payload, "estimate")
     if body.get("pack_id") != pack_id:
         raise EstimateError(f"pack_id {body.get('pack_id')!r} does not match the topic's {pack_id!r}")
     t = body.get("t")
-    if not isinstance(t, int | float) or isinstance(t, bool) or t != t:
+    if not _number(t):
         raise EstimateError("t must be a number (seconds since the Unix epoch)")
     values = body.get("passport")
     if not isinstance(values, list):
@@ -118,21 +171,24 @@ def parse_estimate(topic: str, payload: bytes) -> tuple[str, float, list[tuple[s
                            for part in path.split(".")):
             raise EstimateError(f"passport[{n}]: {path!r} is not an idShort path")
         out.append((v["submodel"], path, v["value"]))
-    return pack_id, float(t), out
+    return pack_id, float(t), out, parse_cells(body.get("cells"))
 
 
 class PassportWriteback:
     def __init__(self, client: AasClient, base_iri: str, mqtt_options: MqttOptions | str, *,
                  name: str = "packtwin-passport", shared_group: str | None = SHARE_GROUP,
-                 min_period_s: float = 10.0) -> None:
+                 min_period_s: float = 10.0, cells_per_write: int = 8) -> None:
         self.aas = client
         self.base_iri = base_iri
         self.options = MqttOptions(url=mqtt_options) if isinstance(mqtt_options, str) else mqtt_options
         self.name = name
         self.shared_group = shared_group
         self.min_period_s = min_period_s
+        self.cells_per_write = max(0, cells_per_write)
+        self.series = SeriesOrder(client, base_iri)
         self.stats = WritebackStats()
-        self._latest: dict[str, tuple[float, list[tuple[str, str, str]]]] = {}
+        self._latest: dict[str, tuple[float, list[tuple[str, str, str]], CellValues | None]] = {}
+        self._cell_cursor: dict[str, int] = {}
         self._last_write: dict[str, float] = {}
         self._lock = threading.Lock()
         self._wake: queue.Queue[None] = queue.Queue()
@@ -189,7 +245,7 @@ class PassportWriteback:
                     self._events.append(event)
                 self._wake.put(None)
                 return
-            pack_id, t, values = parse_estimate(msg.topic, msg.payload)
+            pack_id, t, values, cells = parse_estimate(msg.topic, msg.payload)
         except EstimateError as exc:
             self.stats.rejected += 1
             self._dead_letter(client, msg, str(exc))
@@ -200,7 +256,7 @@ class PassportWriteback:
                 if old[0] > t:  # an older estimate arriving late never overwrites a newer one
                     return
                 self.stats.superseded += 1
-            self._latest[pack_id] = (t, values)
+            self._latest[pack_id] = (t, values, cells)
         self._wake.put(None)
 
     def _dead_letter(self, client: mqtt.Client, msg: mqtt.MQTTMessage, reason: str) -> None:
@@ -214,7 +270,7 @@ class PassportWriteback:
         client.publish(target, deadletter_message(letter), qos=1)
 
     # -- writing -----------------------------------------------------------------------------------------------------
-    def _due(self) -> list[tuple[str, float, list[tuple[str, str, str]]]]:
+    def _due(self) -> list[tuple[str, float, list[tuple[str, str, str]], CellValues | None]]:
         now = time.monotonic()
         due = []
         with self._lock:
@@ -225,9 +281,9 @@ class PassportWriteback:
         with self._lock:
             for pack_id in list(self._latest):
                 if now - self._last_write.get(pack_id, -1e18) >= self.min_period_s:
-                    t, values = self._latest.pop(pack_id)
+                    t, values, cells = self._latest.pop(pack_id)
                     self._last_write[pack_id] = now
-                    due.append((pack_id, t, values))
+                    due.append((pack_id, t, values, cells))
             self._writing = self._writing or bool(due)
         return due
 
@@ -235,14 +291,51 @@ class PassportWriteback:
         while not self._stop.is_set():
             with contextlib.suppress(queue.Empty):
                 self._wake.get(timeout=min(self.min_period_s, 1.0))
-            for pack_id, t, values in self._due():
+            for pack_id, t, values, cells in self._due():
                 self.write_pack(pack_id, t, values)
+                if cells is not None:
+                    self.write_cells(pack_id, t, cells)
             with self._lock:
                 self._writing = False
 
     def write_pack(self, pack_id: str, t: float, values: list[tuple[str, str, str]]) -> int:
         """Set the values of one pack through the AAS API; returns how many the server took."""
-        ids = TwinIds(self.base_iri, Level.PACK, pack_id)
+        ok = self._write(TwinIds(self.base_iri, Level.PACK, pack_id), values)
+        if ok:
+            self.stats.packs_written += 1
+            self.stats.written[pack_id] = t
+        return ok
+
+    def write_cells(self, pack_id: str, t: float, cells: CellValues) -> int:
+        """Set the values of the pack's next ``cells_per_write`` cells (in turn); returns the values written."""
+        if not self.cells_per_write or not len(cells):
+            return 0
+        try:
+            twins = self.series.cells(pack_id)
+        except (SeriesOrderError, RemoteError) as exc:
+            self.stats.cell_order_errors += 1
+            self._value_error(f"cell values of {pack_id} not written: {exc}")
+            return 0
+        if len(twins) != len(cells):  # never write a value to the wrong cell
+            self.series.forget(pack_id)
+            self.stats.cell_order_errors += 1
+            self._value_error(f"cell values of {pack_id} not written: the estimate has {len(cells)} cells, "
+                              f"the pack's BoM {len(twins)}")
+            return 0
+        start = self._cell_cursor.get(pack_id, 0) % len(cells)
+        ok = 0
+        for k in range(min(self.cells_per_write, len(cells))):
+            i = (start + k) % len(cells)
+            values = [(v.submodel, v.id_short_path, v.value) for v in passport_values(cells.record(i, t))]
+            if values:
+                ok += self._write(twins[i], values)
+                self.stats.cells_written += 1
+        self._cell_cursor[pack_id] = start + self.cells_per_write
+        return ok
+
+    def _write(self, ids: TwinIds, values: list[tuple[str, str, str]]) -> int:
+        """Set ``values`` in the twin's submodels; Product Condition elements the twin lacks are added from the
+        template. Returns how many values the server took."""
         ok = 0
         missing: list[str] = []
         for submodel, path, value in values:
@@ -253,14 +346,11 @@ class PassportWriteback:
                 if exc.status == 404 and submodel == PRODUCT_CONDITION:
                     missing.append(path)
                     continue
-                self._value_error(f"passport value {submodel} {path} of {pack_id} not written: {exc}")
+                self._value_error(f"passport value {submodel} {path} of {ids.serial} not written: {exc}")
         if missing:
-            ok += self._add_missing(ids.submodel_id(PRODUCT_CONDITION), pack_id, missing,
+            ok += self._add_missing(ids.submodel_id(PRODUCT_CONDITION), ids.serial, missing,
                                     [(p, v) for s, p, v in values if s == PRODUCT_CONDITION])
         self.stats.values_written += ok
-        if ok:
-            self.stats.packs_written += 1
-            self.stats.written[pack_id] = t
         return ok
 
     def _value_error(self, message: str) -> None:
@@ -268,7 +358,7 @@ class PassportWriteback:
         self.stats.last_error = message
         logger.warning("%s", message)
 
-    def _add_missing(self, submodel_id: str, pack_id: str, missing: list[str], values: list[tuple[str, str]]) -> int:
+    def _add_missing(self, submodel_id: str, serial: str, missing: list[str], values: list[tuple[str, str]]) -> int:
         """A twin built without an optional Product Condition element (the template leaves out what has no value at
         the beginning of life) gets it from the template, holding the values; returns the missing values written."""
         tops = {m.split(".")[0] for m in missing}
@@ -278,7 +368,7 @@ class PassportWriteback:
             under = [m for m in missing if m.split(".")[0] == top]
             doc = docs.get(top)
             if doc is None:
-                self._value_error(f"passport values {', '.join(under)} of {pack_id}: not in the twin, not buildable")
+                self._value_error(f"passport values {', '.join(under)} of {serial}: not in the twin, not buildable")
                 continue
             try:
                 self.aas.post_element(submodel_id, "", doc)
@@ -286,7 +376,7 @@ class PassportWriteback:
                 continue
             except RemoteError as exc:
                 if exc.status != 409:
-                    self._value_error(f"passport element {top} of {pack_id} not added: {exc}")
+                    self._value_error(f"passport element {top} of {serial} not added: {exc}")
                     continue
             for child in doc.get("value") or []:  # the collection exists: add the children it lacks
                 mine = [m for m in under if m.split(".")[1] == child["idShort"]]
@@ -296,7 +386,7 @@ class PassportWriteback:
                     self.aas.post_element(submodel_id, top, child)
                     written += len(mine)
                 except RemoteError as exc:
-                    self._value_error(f"passport element {top}.{child['idShort']} of {pack_id} not added: {exc}")
+                    self._value_error(f"passport element {top}.{child['idShort']} of {serial} not added: {exc}")
         return written
 
     def record_event(self, pack_id: str, kind: str, text: str, t: float) -> bool:

@@ -12,10 +12,10 @@ from datetime import datetime
 import paho.mqtt.client as mqtt
 import pytest
 
-from packtwin.aas.ids import Level, TwinIds, pack_serial
+from packtwin.aas.ids import Level, TwinIds, cell_serial, module_serial, pack_serial
 from packtwin.analytics.passport import EstimateRecord, passport_values
 from packtwin.analytics.service import estimate_message
-from packtwin.analytics.writeback import PassportWriteback, parse_alert, parse_estimate
+from packtwin.analytics.writeback import PassportWriteback, parse_alert, parse_cells, parse_estimate
 from packtwin.connectors import topics
 from packtwin.connectors.remote.client import AasClient
 from packtwin.settings import Settings
@@ -23,15 +23,18 @@ from tests.connectors.remote.test_sync_http import KEY, ROOT, Server
 
 BASE = Settings().base_iri
 PACK = pack_serial(1)
+CELLS = [cell_serial(module_serial(PACK, 1), i) for i in (1, 2)]  # the fixture's pack: one module of two cells
 
 
-def _estimate(t: float, soc: float, capacity_ah: float) -> dict:
+def _estimate(t: float, soc: float, capacity_ah: float, cell_soc: tuple[float, float] = (0.5, 0.5)) -> dict:
     # Measured temperature, power capability and remaining useful life have no element in a twin built at the
     # beginning of life (the template leaves out what has no value yet): the writer adds them from the template.
     rec = EstimateRecord(timestamp=t, soc=soc, capacity_ah=capacity_ah, rated_capacity_ah=5.0, level="pack",
                          resistance_increase_pct=12.5, full_equivalent_cycles=40.0, measured_temp_c=31.5,
                          power_capability_w=5200.0, remaining_useful_life_days=100.0 * capacity_ah)
-    return {"t": t, "soc": soc, "passport": [v.__dict__ for v in passport_values(rec)]}
+    return {"t": t, "soc": soc, "passport": [v.__dict__ for v in passport_values(rec)],
+            "rated_capacity_ah": 5.0, "soc_cells": list(cell_soc), "capacity_ah_cells": [capacity_ah, capacity_ah - 0.2],
+            "resistance_increase_pct_cells": [11.0, float("nan")]}
 
 
 @pytest.fixture
@@ -51,8 +54,8 @@ def server(tmp_path):
         srv.stop()
 
 
-def _value(client: AasClient, submodel: str, path: str) -> object:
-    sid = TwinIds(BASE, Level.PACK, PACK).submodel_id(submodel)
+def _value(client: AasClient, submodel: str, path: str, ids: TwinIds | None = None) -> object:
+    sid = (ids or TwinIds(BASE, Level.PACK, PACK)).submodel_id(submodel)
     from packtwin.connectors.remote.client import SUBMODELS, encode_id
     resp = client.session.get(f"{client.base_url}/{SUBMODELS}/{encode_id(sid)}/submodel-elements/{path}/$value",
                               timeout=10)
@@ -98,7 +101,7 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
             time.sleep(0.05)
         time.sleep(0.3)  # the writer's subscription is sent right after its connect
         t0 = 1_790_000_000.0
-        older, newer = _estimate(t0, 0.40, 4.6), _estimate(t0 + 60, 0.35, 4.5)
+        older, newer = _estimate(t0, 0.40, 4.6, (0.42, 0.38)), _estimate(t0 + 60, 0.35, 4.5, (0.36, 0.34))
         for est in (older, newer):
             pub.publish(topics.estimate(PACK), estimate_message("est-1", PACK, est), qos=1).wait_for_publish(5)
         pub.publish(topics.estimate(PACK), b"{not json", qos=1).wait_for_publish(5)
@@ -130,6 +133,32 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
     assert float(_value(aas, "ProductCondition", "RemainingUsefulLife.RemainingUsefulLifeValue")) == 450.0
     assert float(_value(aas, "TechnicalData",
                         "TechnicalPropertyAreas.Resistance.InternalResistanceIncreaseOfBatteryPackLevel")) == 12.5
+    # Each cell's passport holds its own values of the newest estimate (the pack's cells in BoM order).
+    assert writer.stats.cells_written >= 2 and writer.stats.cell_order_errors == 0
+    first, second = (TwinIds(BASE, Level.CELL, c) for c in CELLS)
+    assert float(_value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue", first)) == 36.0
+    assert float(_value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue", second)) == 34.0
+    assert float(_value(aas, "ProductCondition", "RemainingCapacity.RemainingCapacityValue", second)) == 4.3
+    assert datetime.fromisoformat(str(_value(aas, "ProductCondition", "StateOfCharge.LastUpdate", second))
+                                  ).timestamp() == t0 + 60
+    resistance = "TechnicalPropertyAreas.Resistance.InternalResistanceIncreaseOfBatteryCellLevel"
+    assert float(_value(aas, "TechnicalData", resistance, first)) == 11.0
+    assert float(_value(aas, "TechnicalData", "TechnicalPropertyAreas.CapacityEnergyVoltage.CapacityFade",
+                        second)) == 14.0
+
+
+def test_cell_values_are_not_written_when_the_pack_bom_has_other_cells(server):
+    aas = AasClient(server.url, api_key=KEY)
+    writer = PassportWriteback(aas, BASE, "mqtt://127.0.0.1:1", cells_per_write=8)  # not started: no broker needed
+    cell = TwinIds(BASE, Level.CELL, CELLS[0])
+    before = _value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue", cell)
+    three = parse_cells({"rated_capacity_ah": 5.0, "soc": [0.1, 0.2, 0.3], "capacity_ah": [4.0, 4.0, 4.0]})
+    assert writer.write_cells(PACK, 1_790_000_000.0, three) == 0
+    assert writer.stats.cell_order_errors == 1 and "3 cells" in writer.stats.last_error
+    assert _value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue", cell) == before
+    two = parse_cells({"rated_capacity_ah": 5.0, "soc": [0.1, 0.2], "capacity_ah": [4.0, None]})
+    assert writer.write_cells(PACK, 1_790_000_000.0, two) > 0
+    assert float(_value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue", cell)) == 10.0
 
 
 @pytest.mark.parametrize(("payload", "reason"), [
@@ -141,6 +170,12 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
     (json.dumps({"pack_id": PACK, "t": 1.0, "passport": [{"submodel": "ProductCondition",
                                                           "id_short_path": "A/../B", "value": "1"}]}).encode(),
      "not an idShort path"),
+    (json.dumps({"pack_id": PACK, "t": 1.0, "passport": [], "cells": {"soc": [0.5, 1.5]}}).encode(),
+     "fraction"),
+    (json.dumps({"pack_id": PACK, "t": 1.0, "passport": [],
+                 "cells": {"soc": [0.5, 0.4], "capacity_ah": [4.0]}}).encode(), "one entry per cell"),
+    (json.dumps({"pack_id": PACK, "t": 1.0, "passport": [], "cells": {"soc": ["x"]}}).encode(),
+     "numbers or nulls"),
 ])
 def test_malformed_estimates_are_refused_with_a_reason(payload, reason):
     with pytest.raises(ValueError, match=reason):
