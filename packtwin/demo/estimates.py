@@ -25,6 +25,7 @@ from packtwin.aas.api.paths import resolve
 from packtwin.aas.ids import Level, TwinIds
 from packtwin.aas.repository import Repository
 from packtwin.analytics.cellmodel import CellSpec, OCVCurve, prior_params
+from packtwin.analytics.passport import EstimateRecord, passport_values
 from packtwin.analytics.soc import SocEKF
 from packtwin.connectors.frame import Frame
 from packtwin.demo.live import LiveFleet
@@ -230,7 +231,8 @@ class EstimatorStage:
             return
         self._last_write[pack_id] = now
         self._write_pack(pack_id, rec)
-        self._write_cells(pack_id, t, soc, cap)
+        rint = rec.get("resistance_increase_pct_cells")
+        self._write_cells(pack_id, t, soc, cap, None if rint is None else np.asarray(rint, dtype=float))
 
     def _write_pack(self, pack_id: str, rec: dict[str, Any]) -> None:
         ids = TwinIds(self.base, Level.PACK, pack_id)
@@ -238,34 +240,38 @@ class EstimatorStage:
         for v in rec.get("passport") or []:
             by_submodel.setdefault(v["submodel"], []).append((v["id_short_path"], v["value"]))
         if not by_submodel:  # the plain EKF gives no passport mapping: state of charge and capacity only
-            soc = float(np.mean(rec["soc_cells"]))
-            cap = float(np.min(rec["capacity_ah_cells"]))
-            by_submodel["ProductCondition"] = self._condition_values(float(rec.get("t", time.time())), soc, cap)
+            by_submodel = self._record_values(EstimateRecord(
+                timestamp=float(rec.get("t", time.time())), soc=float(np.mean(rec["soc_cells"])),
+                capacity_ah=float(np.min(rec["capacity_ah_cells"])),
+                rated_capacity_ah=self.live.rated_capacity_ah, level="pack"))
         for id_short, values in by_submodel.items():
             if set_values(self.repo, ids.submodel_id(id_short), values):
                 self.records_written += 1
 
-    def _condition_values(self, t: float, soc: float, capacity_ah: float) -> list[tuple[str, str]]:
-        ts = _iso(t)
-        soh = 100.0 * capacity_ah / self.live.rated_capacity_ah
-        return [("StateOfCharge.StateOfChargeValue", repr(round(100.0 * min(max(soc, 0.0), 1.0), 2))),
-                ("StateOfCharge.LastUpdate", ts),
-                ("StateOfCertifiedEnergy.StateOfCertifiedEnergyValue", repr(round(soh, 2))),
-                ("StateOfCertifiedEnergy.LastUpdate", ts),
-                ("RemainingCapacity.RemainingCapacityValue", repr(round(capacity_ah, 4))),
-                ("RemainingCapacity.LastUpdate", ts)]
+    @staticmethod
+    def _record_values(rec: EstimateRecord) -> dict[str, list[tuple[str, str]]]:
+        """The passport values of ``rec`` (the same mapping as the packs' and the scaled writer's), by submodel."""
+        by_submodel: dict[str, list[tuple[str, str]]] = {}
+        for v in passport_values(rec):
+            by_submodel.setdefault(v.submodel, []).append((v.id_short_path, v.value))
+        return by_submodel
 
-    def _write_cells(self, pack_id: str, t: float, soc: np.ndarray, cap: np.ndarray) -> None:
+    def _write_cells(self, pack_id: str, t: float, soc: np.ndarray, cap: np.ndarray,
+                     resistance_increase_pct: np.ndarray | None) -> None:
         n = len(soc)
         start = self._cell_cursor.get(pack_id, 0)
         for k in range(min(self.cells_per_write, n)):
             i = (start + k) % n
             if not (math.isfinite(soc[i]) and math.isfinite(cap[i])):
                 continue
-            serial = self.live.cell_serial(pack_id, i)
-            sid = TwinIds(self.base, Level.CELL, serial).submodel_id("ProductCondition")
-            if set_values(self.repo, sid, self._condition_values(t, float(soc[i]), float(cap[i]))):
-                self.records_written += 1
+            rint = None if resistance_increase_pct is None else float(resistance_increase_pct[i])
+            rec = EstimateRecord(timestamp=t, soc=float(soc[i]), capacity_ah=float(cap[i]),
+                                 rated_capacity_ah=self.live.rated_capacity_ah, resistance_increase_pct=rint,
+                                 level="cell")
+            ids = TwinIds(self.base, Level.CELL, self.live.cell_serial(pack_id, i))
+            for id_short, values in self._record_values(rec).items():
+                if set_values(self.repo, ids.submodel_id(id_short), values):
+                    self.records_written += 1
         self._cell_cursor[pack_id] = (start + self.cells_per_write) % n
 
     def _on_alert(self, pack_id: str, alert: Any) -> None:

@@ -90,6 +90,14 @@ def test_demo_runs_everything_and_prints_the_summary_last(tmp_path: Path) -> Non
     pc = repo.get_submodel("https://example.org/packtwin/sm/pack/PT-P000001/ProductCondition")
     soc = pc.get_referable("StateOfCharge").get_referable("StateOfChargeValue").value
     assert 0 <= float(soc) <= 100 and float(soc) != 50.0  # 50.0 is the fleet builder's initial value
+    # The first cells of a pack are written with the pack (the same passport mapping: part 5 and the part 4 fade).
+    cell = "https://example.org/packtwin/sm/cell/PT-P000001-M01-C001"
+    cell_soc = repo.get_submodel(f"{cell}/ProductCondition").get_referable("StateOfCharge")
+    assert float(cell_soc.get_referable("StateOfChargeValue").value) != 50.0
+    assert cell_soc.get_referable("LastUpdate").value.year >= 2026
+    fade = (repo.get_submodel(f"{cell}/TechnicalData").get_referable("TechnicalPropertyAreas")
+            .get_referable("CapacityEnergyVoltage").get_referable("CapacityFade").value)
+    assert fade is not None and -50.0 < float(fade) < 100.0
 
 
 def test_demo_uses_an_existing_broker_and_stops_cleanly_on_ctrl_c(tmp_path: Path, mqtt_broker) -> None:
