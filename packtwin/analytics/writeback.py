@@ -5,10 +5,10 @@ server holds the twins -- ``packtwin serve`` or an Eclipse BaSyx submodel reposi
 ``PATCH .../submodel-elements/{idShortPath}/$value`` per value (the ValueOnly form every AAS server has). The
 estimate's per-cell values go to the cells' passports the same way, ``cells_per_write`` cells per pack write in
 turn (a pack of 96 cells is refreshed over 12 writes at the default 8), the cell twins found through the pack's
-BoMs (:mod:`packtwin.connectors.remote.bom`). Alerts
-(``packtwin/v1/{pack_id}/alert``) are written at once as a NegativeEvents item of the pack's Product Condition,
-each kind once per pack (the passport keeps that it happened, the alert stream keeps every occurrence); the server
-then announces the change as its own AAS event.
+BoMs (:mod:`packtwin.connectors.remote.bom`). Alerts (``packtwin/v1/{pack_id}/alert``) are written at once as a
+NegativeEvents item of the Product Condition of each cell they name (else of the pack), each kind once per battery
+(the passport keeps that it happened, the alert stream keeps every occurrence); the server then announces the change
+as its own AAS event.
 
 Writers join a shared subscription, so several of them split the packs; only the newest estimate of a pack is kept
 while a write is due, and a pack is written at most once per ``min_period_s`` (estimates arrive every few seconds of
@@ -134,8 +134,8 @@ def _json_object(payload: bytes, what: str) -> dict[str, Any]:
     return body
 
 
-def parse_alert(topic: str, payload: bytes) -> tuple[str, str, str, float]:
-    """``(pack_id, kind, text, t)`` of an alert message (docs/mqtt.md, Alerts), or EstimateError."""
+def parse_alert(topic: str, payload: bytes) -> tuple[str, str, str, float, list[int]]:
+    """``(pack_id, kind, text, t, cells)`` of an alert message (docs/mqtt.md, Alerts), or EstimateError."""
     pack_id = _topic_pack(topic, topics.ALERT)
     body = _json_object(payload, "alert")
     kind, severity, message, t = (body.get(k) for k in ("kind", "severity", "message", "t"))
@@ -143,7 +143,11 @@ def parse_alert(topic: str, payload: bytes) -> tuple[str, str, str, float]:
         raise EstimateError("kind must be a word such as over_temperature")
     if not _number(t):
         raise EstimateError("t must be a number (seconds since the Unix epoch)")
-    return pack_id, kind, f"{kind} ({severity}): {message}", float(t)
+    cells = body.get("cells") or []
+    if not (isinstance(cells, list) and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+                                            for c in cells)):
+        raise EstimateError("cells must be a list of 0-based cell indexes")
+    return pack_id, kind, f"{kind} ({severity}): {message}", float(t), cells
 
 
 def parse_estimate(topic: str, payload: bytes) -> tuple[str, float, list[tuple[str, str, str]], CellValues | None]:
@@ -192,7 +196,7 @@ class PassportWriteback:
         self._last_write: dict[str, float] = {}
         self._lock = threading.Lock()
         self._wake: queue.Queue[None] = queue.Queue()
-        self._events: list[tuple[str, str, str, float]] = []
+        self._events: list[tuple[str, str, str, float, list[int]]] = []
         self._events_seen: set[tuple[str, str]] = set()
         self._stop = threading.Event()
         self._writing = False
@@ -276,8 +280,8 @@ class PassportWriteback:
         with self._lock:
             events, self._events = self._events, []
             self._writing = bool(events)
-        for pack_id, kind, text, t in events:
-            self.record_event(pack_id, kind, text, t)
+        for pack_id, kind, text, t, cells in events:
+            self.record_alert(pack_id, kind, text, t, cells)
         with self._lock:
             for pack_id in list(self._latest):
                 if now - self._last_write.get(pack_id, -1e18) >= self.min_period_s:
@@ -389,17 +393,36 @@ class PassportWriteback:
                     self._value_error(f"passport element {top}.{child['idShort']} of {serial} not added: {exc}")
         return written
 
-    def record_event(self, pack_id: str, kind: str, text: str, t: float) -> bool:
-        """Add a NegativeEvents item for an alert kind the pack's passport does not record yet."""
-        if (pack_id, kind) in self._events_seen:
+    def record_alert(self, pack_id: str, kind: str, text: str, t: float, cells: list[int]) -> int:
+        """The passport keeps safety-relevant events: an alert goes into the passports of the cells it names (found
+        through the pack's BoMs), else -- no cell named, or the cells not found -- into the pack's. Returns the
+        NegativeEvents items added."""
+        twins: list[TwinIds] = []
+        if cells:
+            try:
+                order = self.series.cells(pack_id)
+                if max(cells) < len(order):
+                    twins = [order[c] for c in cells]
+                else:
+                    self._value_error(f"alert {kind} of {pack_id} names cell {max(cells)}, the pack's BoM holds "
+                                      f"{len(order)}: recorded on the pack")
+            except (SeriesOrderError, RemoteError) as exc:
+                self.stats.cell_order_errors += 1
+                self._value_error(f"alert {kind} of {pack_id}: cells not found ({exc}), recorded on the pack")
+        targets = twins or [TwinIds(self.base_iri, Level.PACK, pack_id)]
+        return sum(self.record_event(ids, kind, text, t) for ids in targets)
+
+    def record_event(self, ids: TwinIds, kind: str, text: str, t: float) -> bool:
+        """Add a NegativeEvents item for an alert kind the battery's passport does not record yet."""
+        if (ids.serial, kind) in self._events_seen:
             self.stats.events_known += 1
             return False
-        sid = TwinIds(self.base_iri, Level.PACK, pack_id).submodel_id("ProductCondition")
+        sid = ids.submodel_id("ProductCondition")
         try:
             present = self.aas.get_value(sid, "NegativeEvents")
             texts = [str(v.get("NegativeEventValue", "")) for v in present or [] if isinstance(v, dict)]
             if any(x.startswith(f"{kind} (") for x in texts):  # recorded before, e.g. by another writer
-                self._events_seen.add((pack_id, kind))
+                self._events_seen.add((ids.serial, kind))
                 self.stats.events_known += 1
                 return False
             stamp = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -407,8 +430,8 @@ class PassportWriteback:
         except RemoteError as exc:
             self.stats.value_errors += 1
             self.stats.last_error = str(exc)
-            logger.warning("negative event %s of %s not written: %s", kind, pack_id, exc)
+            logger.warning("negative event %s of %s not written: %s", kind, ids.serial, exc)
             return False
-        self._events_seen.add((pack_id, kind))
+        self._events_seen.add((ids.serial, kind))
         self.stats.events_written += 1
         return True

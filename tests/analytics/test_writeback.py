@@ -107,11 +107,14 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
         pub.publish(topics.estimate(PACK), b"{not json", qos=1).wait_for_publish(5)
         alert = {"pack_id": PACK, "kind": "over_temperature", "severity": "critical", "t": t0 + 30, "cells": [],
                  "sensors": [1], "value": 72.0, "message": "sensor 1 at 72.0 degC"}
-        for _ in range(2):  # the passport records a kind once per pack
+        short = {"pack_id": PACK, "kind": "internal_short", "severity": "critical", "t": t0 + 40, "cells": [1],
+                 "sensors": [], "value": 0.03, "message": "cell 1 loses 30.0 mA against the pack"}
+        for _ in range(2):  # the passport records a kind once per battery
             pub.publish(topics.alert(PACK), json.dumps(alert), qos=1).wait_for_publish(5)
+            pub.publish(topics.alert(PACK), json.dumps(short), qos=1).wait_for_publish(5)
         assert writer.flush(20)
         deadline = time.monotonic() + 20
-        while writer.stats.written.get(PACK) != t0 + 60 or writer.stats.events_known < 1:
+        while writer.stats.written.get(PACK) != t0 + 60 or writer.stats.events_known < 2:
             assert time.monotonic() < deadline, writer.stats.as_dict()
             writer.flush(1)
         assert got_letter.wait(10)
@@ -124,7 +127,12 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
     events = _value(aas, "ProductCondition", "NegativeEvents")
     assert [e["NegativeEventValue"] for e in events] == ["over_temperature (critical): sensor 1 at 72.0 degC"]
     assert datetime.fromisoformat(events[0]["LastUpdate"]).timestamp() == t0 + 30
-    assert writer.stats.events_written == 1 and writer.stats.events_known == 1
+    # An alert naming a cell goes into that cell's passport (found through the BoMs), not the pack's.
+    cell_events = _value(aas, "ProductCondition", "NegativeEvents", TwinIds(BASE, Level.CELL, CELLS[1]))
+    assert [e["NegativeEventValue"] for e in cell_events] == [
+        "internal_short (critical): cell 1 loses 30.0 mA against the pack"]
+    assert _value(aas, "ProductCondition", "NegativeEvents", TwinIds(BASE, Level.CELL, CELLS[0])) == []
+    assert writer.stats.events_written == 2 and writer.stats.events_known == 2
     assert writer.stats.rejected == 1 and writer.stats.value_errors == 0
     # The newest estimate is what the passport holds, value for value.
     for v in newer["passport"]:
@@ -188,5 +196,7 @@ def test_malformed_alerts_are_refused_with_a_reason():
     with pytest.raises(ValueError, match="t must be"):
         parse_alert(topics.alert(PACK), json.dumps({"kind": "over_temperature"}).encode())
     assert parse_alert(topics.alert(PACK), json.dumps({"kind": "sensor_stuck", "severity": "warning", "t": 5,
-                                                       "message": "cell 3 stuck"}).encode()) == \
-        (PACK, "sensor_stuck", "sensor_stuck (warning): cell 3 stuck", 5.0)
+                                                       "message": "cell 3 stuck", "cells": [2]}).encode()) == \
+        (PACK, "sensor_stuck", "sensor_stuck (warning): cell 3 stuck", 5.0, [2])
+    with pytest.raises(ValueError, match="0-based cell indexes"):
+        parse_alert(topics.alert(PACK), json.dumps({"kind": "sensor_stuck", "t": 5, "cells": [-1]}).encode())
