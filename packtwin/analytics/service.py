@@ -34,6 +34,7 @@ import paho.mqtt.client as mqtt
 
 from packtwin.analytics.cellmodel import CellSpec
 from packtwin.analytics.worker import AnalyticsWorker, WorkerConfig
+from packtwin.analytics.writeback import CELL_FIELDS
 from packtwin.connectors import topics
 from packtwin.connectors.forward import decode_forwarded
 from packtwin.connectors.frame import Frame
@@ -58,10 +59,9 @@ def estimate_message(worker: str, pack_id: str, estimate: dict[str, Any]) -> byt
             "passport": [{k: v[k] for k in ("submodel", "id_short_path", "value")}
                          for v in estimate.get("passport") or []]}
     if estimate.get("soc_cells") is not None:
-        body["cells"] = {"rated_capacity_ah": estimate.get("rated_capacity_ah"),
-                         "soc": _finite_or_none(estimate.get("soc_cells")),
-                         "capacity_ah": _finite_or_none(estimate.get("capacity_ah_cells")),
-                         "resistance_increase_pct": _finite_or_none(estimate.get("resistance_increase_pct_cells"))}
+        body["cells"] = {"rated_capacity_ah": estimate.get("rated_capacity_ah")}
+        body["cells"].update({k: _finite_or_none(estimate.get(f"{k}_cells")) for k in CELL_FIELDS
+                              if estimate.get(f"{k}_cells") is not None})
     return json.dumps(body, default=float).encode()
 
 

@@ -70,22 +70,24 @@ class EstimateError(ValueError):
     pass
 
 
+# The per-cell lists an estimate may carry: EstimateRecord fields, named as in the message (docs/mqtt.md).
+CELL_FIELDS = ("soc", "capacity_ah", "resistance_increase_pct", "power_fade_pct", "full_equivalent_cycles",
+               "energy_throughput_kwh", "capacity_throughput_ah")
+
+
 @dataclass(frozen=True)
 class CellValues:
     """The per-cell part of an estimate, in series order; None where a cell has no value."""
 
     rated_capacity_ah: float | None
-    soc: list[float | None]
-    capacity_ah: list[float | None]
-    resistance_increase_pct: list[float | None]
+    values: dict[str, list[float | None]]  # CELL_FIELDS -> one entry per cell
 
     def __len__(self) -> int:
-        return len(self.soc)
+        return len(self.values["soc"])
 
     def record(self, i: int, t: float) -> EstimateRecord:
-        return EstimateRecord(timestamp=t, soc=self.soc[i], capacity_ah=self.capacity_ah[i],
-                              rated_capacity_ah=self.rated_capacity_ah,
-                              resistance_increase_pct=self.resistance_increase_pct[i], level="cell")
+        return EstimateRecord(timestamp=t, rated_capacity_ah=self.rated_capacity_ah, level="cell",
+                              **{k: v[i] for k, v in self.values.items()})
 
 
 def _number(x: Any) -> bool:
@@ -101,20 +103,20 @@ def parse_cells(body: Any) -> CellValues | None:
     rated = body.get("rated_capacity_ah")
     if rated is not None and not (_number(rated) and rated > 0):
         raise EstimateError("cells.rated_capacity_ah must be a positive number")
+    n = len(body.get("soc") or [])
     lists = {}
-    for key in ("soc", "capacity_ah", "resistance_increase_pct"):
+    for key in CELL_FIELDS:
         values = body.get(key)
         if values is None:
-            values = [None] * len(body.get("soc") or [])
+            values = [None] * n
         if not isinstance(values, list) or not all(v is None or _number(v) for v in values):
             raise EstimateError(f"cells.{key} must be a list of numbers or nulls")
+        if len(values) != n:
+            raise EstimateError(f"cells.{key} must have one entry per cell (as cells.soc: {n})")
         lists[key] = [None if v is None else float(v) for v in values]
-    if len({len(v) for v in lists.values()}) != 1:
-        raise EstimateError("cells: soc, capacity_ah and resistance_increase_pct must have one entry per cell")
     if any(v is not None and not 0.0 <= v <= 1.0 for v in lists["soc"]):
         raise EstimateError("cells.soc is a fraction (0..1)")
-    return CellValues(None if rated is None else float(rated), lists["soc"], lists["capacity_ah"],
-                      lists["resistance_increase_pct"])
+    return CellValues(None if rated is None else float(rated), lists)
 
 
 def _topic_pack(topic: str, kind: str) -> str:

@@ -34,7 +34,7 @@ def _estimate(t: float, soc: float, capacity_ah: float, cell_soc: tuple[float, f
                          power_capability_w=5200.0, remaining_useful_life_days=100.0 * capacity_ah)
     return {"t": t, "soc": soc, "passport": [v.__dict__ for v in passport_values(rec)],
             "rated_capacity_ah": 5.0, "soc_cells": list(cell_soc), "capacity_ah_cells": [capacity_ah, capacity_ah - 0.2],
-            "resistance_increase_pct_cells": [11.0, float("nan")]}
+            "resistance_increase_pct_cells": [11.0, float("nan")], "energy_throughput_kwh_cells": [0.25, 0.24]}
 
 
 @pytest.fixture
@@ -151,6 +151,7 @@ def test_estimates_reach_the_passport_and_bad_ones_are_dead_lettered(server, mqt
                                   ).timestamp() == t0 + 60
     resistance = "TechnicalPropertyAreas.Resistance.InternalResistanceIncreaseOfBatteryCellLevel"
     assert float(_value(aas, "TechnicalData", resistance, first)) == 11.0
+    assert float(_value(aas, "ProductCondition", "EnergyThroughput.EnergyThroughputValue", first)) == 0.25
     assert float(_value(aas, "TechnicalData", "TechnicalPropertyAreas.CapacityEnergyVoltage.CapacityFade",
                         second)) == 14.0
 
