@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 PRODUCT_CONDITION = "ProductCondition"  # IDTA 02035-5
 TECHNICAL_DATA = "TechnicalData"        # IDTA 02035-4
@@ -44,6 +45,38 @@ class EstimateRecord:
     time_extreme_low_temp_charging_min: float | None = None
     remaining_useful_life_days: float | None = None  # to the end-of-life capacity, at the pack's pace
     level: str = "cell"                           # "cell", "module" or "pack": picks the Technical Data element
+
+
+# The per-cell lists an estimate may carry: EstimateRecord fields, named as in the estimate message (docs/mqtt.md);
+# the worker's estimate holds each as ``{field}_cells``.
+CELL_FIELDS = ("soc", "capacity_ah", "resistance_increase_pct", "power_fade_pct", "full_equivalent_cycles",
+               "energy_throughput_kwh", "capacity_throughput_ah")
+
+
+@dataclass(frozen=True)
+class CellValues:
+    """The per-cell part of an estimate, in series order; None where a cell has no value."""
+
+    rated_capacity_ah: float | None
+    values: dict[str, list[float | None]]  # CELL_FIELDS -> one entry per cell
+
+    @classmethod
+    def from_estimate(cls, estimate: dict[str, Any], rated_capacity_ah: float | None) -> CellValues:
+        """From a worker's estimate (``soc_cells``, ``capacity_ah_cells``, ...); absent lists count as no value."""
+        n = len(estimate["soc_cells"])
+        values = {}
+        for k in CELL_FIELDS:
+            got = estimate.get(f"{k}_cells")
+            values[k] = [None] * n if got is None else \
+                [float(x) if x is not None and math.isfinite(x) else None for x in got]
+        return cls(rated_capacity_ah, values)
+
+    def __len__(self) -> int:
+        return len(self.values["soc"])
+
+    def record(self, i: int, t: float) -> EstimateRecord:
+        return EstimateRecord(timestamp=t, rated_capacity_ah=self.rated_capacity_ah, level="cell",
+                              **{k: v[i] for k, v in self.values.items()})
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import pickle
 import queue
@@ -33,8 +32,8 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from packtwin.analytics.cellmodel import CellSpec
+from packtwin.analytics.passport import CellValues
 from packtwin.analytics.worker import AnalyticsWorker, WorkerConfig
-from packtwin.analytics.writeback import CELL_FIELDS
 from packtwin.connectors import topics
 from packtwin.connectors.forward import decode_forwarded
 from packtwin.connectors.frame import Frame
@@ -43,10 +42,6 @@ from packtwin.connectors.partition import Assignment
 from packtwin.timeseries.base import TimeSeriesStore
 
 logger = logging.getLogger(__name__)
-
-
-def _finite_or_none(values: Any) -> list[float | None]:
-    return [float(x) if x is not None and math.isfinite(x) else None for x in values or []]
 
 
 def estimate_message(worker: str, pack_id: str, estimate: dict[str, Any]) -> bytes:
@@ -59,9 +54,8 @@ def estimate_message(worker: str, pack_id: str, estimate: dict[str, Any]) -> byt
             "passport": [{k: v[k] for k in ("submodel", "id_short_path", "value")}
                          for v in estimate.get("passport") or []]}
     if estimate.get("soc_cells") is not None:
-        body["cells"] = {"rated_capacity_ah": estimate.get("rated_capacity_ah")}
-        body["cells"].update({k: _finite_or_none(estimate.get(f"{k}_cells")) for k in CELL_FIELDS
-                              if estimate.get(f"{k}_cells") is not None})
+        cells = CellValues.from_estimate(estimate, estimate.get("rated_capacity_ah"))
+        body["cells"] = {"rated_capacity_ah": cells.rated_capacity_ah, **cells.values}
     return json.dumps(body, default=float).encode()
 
 

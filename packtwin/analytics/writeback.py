@@ -32,7 +32,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from packtwin.aas.ids import Level, TwinIds
-from packtwin.analytics.passport import PRODUCT_CONDITION, EstimateRecord, passport_values
+from packtwin.analytics.passport import CELL_FIELDS, PRODUCT_CONDITION, CellValues, passport_values
 from packtwin.connectors import topics
 from packtwin.connectors.ingest import deadletter_message
 from packtwin.connectors.mqtt import MqttOptions, connect_async, make_client
@@ -68,26 +68,6 @@ class WritebackStats:
 
 class EstimateError(ValueError):
     pass
-
-
-# The per-cell lists an estimate may carry: EstimateRecord fields, named as in the message (docs/mqtt.md).
-CELL_FIELDS = ("soc", "capacity_ah", "resistance_increase_pct", "power_fade_pct", "full_equivalent_cycles",
-               "energy_throughput_kwh", "capacity_throughput_ah")
-
-
-@dataclass(frozen=True)
-class CellValues:
-    """The per-cell part of an estimate, in series order; None where a cell has no value."""
-
-    rated_capacity_ah: float | None
-    values: dict[str, list[float | None]]  # CELL_FIELDS -> one entry per cell
-
-    def __len__(self) -> int:
-        return len(self.values["soc"])
-
-    def record(self, i: int, t: float) -> EstimateRecord:
-        return EstimateRecord(timestamp=t, rated_capacity_ah=self.rated_capacity_ah, level="cell",
-                              **{k: v[i] for k, v in self.values.items()})
 
 
 def _number(x: Any) -> bool:

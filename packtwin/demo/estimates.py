@@ -25,7 +25,7 @@ from packtwin.aas.api.paths import resolve
 from packtwin.aas.ids import Level, TwinIds
 from packtwin.aas.repository import Repository
 from packtwin.analytics.cellmodel import CellSpec, OCVCurve, prior_params
-from packtwin.analytics.passport import EstimateRecord, passport_values
+from packtwin.analytics.passport import CellValues, EstimateRecord, passport_values
 from packtwin.analytics.soc import SocEKF
 from packtwin.connectors.frame import Frame
 from packtwin.demo.live import LiveFleet
@@ -231,8 +231,7 @@ class EstimatorStage:
             return
         self._last_write[pack_id] = now
         self._write_pack(pack_id, rec)
-        rint = rec.get("resistance_increase_pct_cells")
-        self._write_cells(pack_id, t, soc, cap, None if rint is None else np.asarray(rint, dtype=float))
+        self._write_cells(pack_id, t, CellValues.from_estimate(rec, self.live.rated_capacity_ah))
 
     def _write_pack(self, pack_id: str, rec: dict[str, Any]) -> None:
         ids = TwinIds(self.base, Level.PACK, pack_id)
@@ -256,20 +255,15 @@ class EstimatorStage:
             by_submodel.setdefault(v.submodel, []).append((v.id_short_path, v.value))
         return by_submodel
 
-    def _write_cells(self, pack_id: str, t: float, soc: np.ndarray, cap: np.ndarray,
-                     resistance_increase_pct: np.ndarray | None) -> None:
-        n = len(soc)
+    def _write_cells(self, pack_id: str, t: float, cells: CellValues) -> None:
+        n = len(cells)
         start = self._cell_cursor.get(pack_id, 0)
         for k in range(min(self.cells_per_write, n)):
             i = (start + k) % n
-            if not (math.isfinite(soc[i]) and math.isfinite(cap[i])):
+            if cells.values["soc"][i] is None or cells.values["capacity_ah"][i] is None:
                 continue
-            rint = None if resistance_increase_pct is None else float(resistance_increase_pct[i])
-            rec = EstimateRecord(timestamp=t, soc=float(soc[i]), capacity_ah=float(cap[i]),
-                                 rated_capacity_ah=self.live.rated_capacity_ah, resistance_increase_pct=rint,
-                                 level="cell")
             ids = TwinIds(self.base, Level.CELL, self.live.cell_serial(pack_id, i))
-            for id_short, values in self._record_values(rec).items():
+            for id_short, values in self._record_values(cells.record(i, t)).items():
                 if set_values(self.repo, ids.submodel_id(id_short), values):
                     self.records_written += 1
         self._cell_cursor[pack_id] = (start + self.cells_per_write) % n

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from packtwin.analytics.passport import EstimateRecord, passport_values
+from packtwin.analytics.passport import CellValues, EstimateRecord, passport_values
 
 
 def _paths(node, prefix=""):
@@ -52,3 +52,19 @@ def test_missing_and_non_finite_values_are_not_written():
     assert values == []
     with pytest.raises(ValueError):
         passport_values(EstimateRecord(timestamp=float("nan")))
+
+
+def test_cell_values_from_an_estimate_map_each_cell_to_its_record():
+    est = {"soc_cells": [0.5, float("nan")], "capacity_ah_cells": [4.5, 4.4], "power_fade_pct_cells": [3.0, 4.0],
+           "energy_throughput_kwh_cells": [1.25, 1.5]}
+    cells = CellValues.from_estimate(est, 5.0)
+    assert len(cells) == 2 and cells.values["soc"] == [0.5, None]
+    assert cells.values["resistance_increase_pct"] == [None, None]  # absent from the estimate: no value
+    values = {(v.submodel, v.id_short_path): v.value for v in passport_values(cells.record(0, 1_790_000_000.0))}
+    assert values[("ProductCondition", "StateOfCharge.StateOfChargeValue")] == "50.0"
+    assert values[("ProductCondition", "EnergyThroughput.EnergyThroughputValue")] == "1.25"
+    assert values[("TechnicalData", "TechnicalPropertyAreas.PowerCapability.PowerFade")] == "3.0"
+    assert values[("TechnicalData", "TechnicalPropertyAreas.CapacityEnergyVoltage.CapacityFade")] == "10.0"
+    assert not any("Resistance" in path for _, path in values)
+    second = {path for _, path in ((v.submodel, v.id_short_path) for v in passport_values(cells.record(1, 0.0)))}
+    assert "StateOfCharge.StateOfChargeValue" not in second  # the NaN is not written
