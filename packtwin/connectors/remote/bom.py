@@ -1,9 +1,11 @@
 """The series order of a pack's cells, read from the BoMs (IDTA 02011) on an AAS server.
 
 A pack's frames carry its cell voltages in series order; the twins carry the same order in their BoMs: the modules
-as the pack's ``OneDown`` BoM lists its nodes, the cells as each module's lists them (``packtwin fleet create`` and
-the importers build them so). A writer that sets per-cell values needs that map from a cell's index in the frame
-to its twin; it is read once per pack and kept, since a pack's structure changes only when it is rebuilt.
+as the pack's ``OneDown`` BoM lists its nodes, the cells as each module's lists them (``packtwin fleet create``
+builds them so). A writer that sets per-cell values needs that map from a cell's index in the frame to its twin; it
+is read once per pack and kept, since a pack's structure changes only when it is rebuilt. The BoM submodels are
+found by the packtwin identifier scheme (docs/identifiers.md), on ``packtwin serve`` or any AAS server holding
+such twins (BaSyx).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import json
 import threading
 
+from basyx.aas.adapter.json import AASFromJsonDecoder
+
 from packtwin.aas.ids import Level, TwinIds, parse_global_asset_id
-from packtwin.aas.serialization import from_json
 from packtwin.connectors.remote.client import SUBMODELS, AasClient
 from packtwin.submodels.bom import PART, links
 
@@ -53,7 +56,8 @@ class SeriesOrder:
         if doc is None:
             raise SeriesOrderError(f"no BoM submodel {sid}")
         try:
-            arche, _, parts = links(from_json(json.dumps(doc)))
+            # The failsafe decoder: another server's extra or unusual fields must not cost the cell writes.
+            arche, _, parts = links(json.loads(json.dumps(doc), cls=AASFromJsonDecoder))
         except Exception as exc:  # a server's document we cannot read: say which
             raise SeriesOrderError(f"BoM {sid} is not a readable submodel: {exc}") from None
         if arche != "OneDown":
