@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime
@@ -19,7 +17,7 @@ from packtwin.analytics.writeback import PassportWriteback, parse_alert, parse_c
 from packtwin.connectors import topics
 from packtwin.connectors.remote.client import AasClient
 from packtwin.settings import Settings
-from tests.connectors.remote.test_sync_http import KEY, ROOT, Server
+from tests.connectors.remote.test_sync_http import KEY, served_fleet
 
 BASE = Settings().base_iri
 PACK = pack_serial(1)
@@ -39,19 +37,8 @@ def _estimate(t: float, soc: float, capacity_ah: float, cell_soc: tuple[float, f
 
 @pytest.fixture
 def server(tmp_path):
-    keys = tmp_path / "keys.toml"
-    keys.write_text(f'[api_keys]\n"{KEY}" = "operator"\n')
-    data = tmp_path / "data"
-    data.mkdir()
-    subprocess.run([sys.executable, "-m", "packtwin", "fleet", "create", "--packs", "1", "--modules", "1",
-                    "--cells", "2", "--out", str(data / "fleet.json")], cwd=ROOT, check=True, timeout=120,
-                   capture_output=True)
-    srv = Server(data, keys, tmp_path / "server.log")
-    try:
-        srv.wait()
+    with served_fleet(tmp_path, 1, 1, 2) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _value(client: AasClient, submodel: str, path: str, ids: TwinIds | None = None) -> object:

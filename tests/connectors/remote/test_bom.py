@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from packtwin.aas.ids import Level, pack_serial
 from packtwin.connectors.remote.bom import SeriesOrder, SeriesOrderError
 from packtwin.connectors.remote.client import AasClient
 from packtwin.settings import Settings
-from tests.connectors.remote.test_sync_http import KEY, ROOT, Server
+from tests.connectors.remote.test_sync_http import KEY, served_fleet
 
 
 @pytest.fixture
 def server(tmp_path):
-    keys = tmp_path / "keys.toml"
-    keys.write_text(f'[api_keys]\n"{KEY}" = "operator"\n')
-    data = tmp_path / "data"
-    data.mkdir()
-    subprocess.run([sys.executable, "-m", "packtwin", "fleet", "create", "--packs", "2", "--modules", "2",
-                    "--cells", "3", "--out", str(data / "fleet.json")], cwd=ROOT, check=True, timeout=120,
-                   capture_output=True)
-    srv = Server(data, keys, tmp_path / "server.log")
-    try:
-        srv.wait()
+    with served_fleet(tmp_path, 2, 2, 3) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_cells_come_in_series_order_and_a_missing_pack_says_what_is_missing(server):

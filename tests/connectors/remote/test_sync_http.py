@@ -3,12 +3,14 @@ third server's registry)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,24 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def served_fleet(tmp_path: Path, packs: int, modules: int, cells: int) -> Iterator[Server]:
+    """A ``packtwin serve`` process over a fleet built by ``packtwin fleet create``, an operator key ``KEY``."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[api_keys]\n"{KEY}" = "operator"\n')
+    data = tmp_path / "data"
+    data.mkdir()
+    subprocess.run([sys.executable, "-m", "packtwin", "fleet", "create", "--packs", str(packs), "--modules",
+                    str(modules), "--cells", str(cells), "--out", str(data / "fleet.json")], cwd=ROOT, check=True,
+                   timeout=120, capture_output=True)
+    srv = Server(data, keys, tmp_path / "server.log")
+    try:
+        srv.wait()
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture
