@@ -58,7 +58,7 @@ class WritebackStats:
     events_written: int = 0
     events_known: int = 0      # alerts of a kind the passport already records for that pack
     cells_written: int = 0
-    cell_order_errors: int = 0  # packs whose BoM could not give the cell twins (or not as many as the estimate has)
+    cell_order_errors: int = 0  # writes and alerts whose cell twins the BoM could not give (or not as many)
     last_error: str = ""
     written: dict[str, float] = field(default_factory=dict)  # pack_id -> estimate time last written
 
@@ -386,6 +386,7 @@ class PassportWriteback:
                 if max(cells) < len(order):
                     twins = [order[c] for c in cells]
                 else:
+                    self.stats.cell_order_errors += 1
                     self._value_error(f"alert {kind} of {pack_id} names cell {max(cells)}, the pack's BoM holds "
                                       f"{len(order)}: recorded on the pack")
             except (SeriesOrderError, RemoteError) as exc:
