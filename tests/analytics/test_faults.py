@@ -30,6 +30,14 @@ def test_100_ohm_short_flagged_within_2_h(data_dir):
     assert shorts[0].value == pytest.approx(3.8 / 100.0, rel=0.5)  # the leak current, A
 
 
+def test_a_short_of_a_few_ohms_is_flagged_while_driving(data_dir):
+    # 5 ohm: about 0.15C. The drive goes on for an hour after the onset, with no rest to judge an ordinary leak on.
+    shorts, _ = _run(data_dir, 2.0, {7: 5.0}, seed=23)
+    assert [a.cells for a in shorts] == [[7]] and "under load" in shorts[0].message
+    assert (shorts[0].t - 1.7e9 - ONSET_S) / 3600.0 < 1.0
+    assert shorts[0].value == pytest.approx(3.7 / 5.0, rel=0.5)
+
+
 def test_healthy_pack_raises_no_short_alarm(data_dir):
     shorts, _ = _run(data_dir, 36.0, None, seed=22)
     assert shorts == []
