@@ -303,44 +303,49 @@ class FaultDetector:
             return []
         # The relaxation term gets a prior at 0 (the model's relaxation is right) worth the window's own evidence at
         # a shift of short_rc_prior_ah: without it, the extra unknown makes every cell's leak noisier (the 100-ohm
-        # short is flagged 0.1 h later); held much harder, relaxation drifts come back as leaks.
+        # short was flagged up to 0.15 h later); held 10x harder, relaxation drifts came back as leaks.
         prior = np.zeros(5)
         prior[4] = self._drift.evidence_s * self.cfg.short_rc_prior_ah ** 2
-        theta = self._drift.solve(prior)
-        if theta is None:
+        leak = self._leak(prior)
+        if leak is None:
             return []
-        leak = -theta[:, 1]  # Ah per hour = A
-        leak = leak - np.median(leak)
         self.leak_a = leak
-        if self._drift.evidence_s < self.cfg.short_min_evidence_s:
-            # Too little relaxed data in the window: no new judgement of an ordinary leak, the last one stands.
-            return self._gross_short(t, prior, one_c)
-        mad = 1.4826 * np.median(np.abs(leak)) + 1e-4
-        cond = (leak > self.cfg.short_min_leak_a) & (leak / mad > self.cfg.short_robust_z)
-        self._short_since = np.where(cond, np.where(np.isnan(self._short_since), t, self._short_since), np.nan)
-        fire = cond & (t - self._short_since >= self.cfg.short_persist_s) & ~self._short_flagged
-        self._short_flagged |= fire
-        return [Alert("internal_short", "critical", t, [int(c)], float(leak[c]),
-                      f"cell {int(c)} loses {1000 * leak[c]:.1f} mA against the pack: suspected internal short")
-                for c in np.nonzero(fire)[0]]
-
-    def _gross_short(self, t: float, prior: np.ndarray, one_c: float) -> list[Alert]:
-        """A short of a few ohms, judged while driving: fitted on time, current and relaxation only. A capacity
-        difference then reads as a leak of its share of the mean current (3 % of 0.3C is 0.009C), well under the
-        threshold; a cell 10 % weak at 1C would reach it."""
-        theta = self._drift.solve(prior, keep=[0, 1, 3, 4])
-        if theta is None:
+        cfg = self.cfg
+        if self._drift.evidence_s >= cfg.short_min_evidence_s:
+            self._short_since, alerts = self._judge(t, leak, cfg.short_min_leak_a, self._short_since,
+                                                    cfg.short_persist_s, "")
+            return alerts
+        # Too little relaxed data in the window: no new judgement of an ordinary leak, the last one stands. A short
+        # of a few ohms is judged all the same, fitted on time, current and relaxation only: a capacity difference
+        # then reads as a leak of its share of the mean current (3 % of 0.3C is 0.009C), well under the threshold;
+        # a cell 10 % weak at 1C would reach it.
+        gross = self._leak(prior, keep=[0, 1, 3, 4])
+        if gross is None:
             return []
-        leak = -theta[:, 1]
-        leak = leak - np.median(leak)
+        self._gross_since, alerts = self._judge(t, gross, cfg.short_gross_leak_c * one_c, self._gross_since,
+                                                cfg.short_gross_persist_s, " under load")
+        return alerts
+
+    def _leak(self, prior: np.ndarray, keep: list[int] | None = None) -> np.ndarray | None:
+        """Each cell's leak against the pack median (A) from the drift fit, or None when it cannot be solved."""
+        theta = self._drift.solve(prior, keep)
+        if theta is None:
+            return None
+        leak = -theta[:, 1]  # Ah per hour = A
+        return leak - np.median(leak)
+
+    def _judge(self, t: float, leak: np.ndarray, min_leak_a: float, since: np.ndarray, persist_s: float,
+               how: str) -> tuple[np.ndarray, list[Alert]]:
+        """Flag the cells whose leak is over ``min_leak_a`` and out of the pack's spread, for ``persist_s`` since
+        ``since``; returns the updated ``since`` and the alerts (each cell once)."""
         mad = 1.4826 * np.median(np.abs(leak)) + 1e-4
-        gross = (leak > self.cfg.short_gross_leak_c * one_c) & (leak / mad > self.cfg.short_robust_z)
-        self._gross_since = np.where(gross, np.where(np.isnan(self._gross_since), t, self._gross_since), np.nan)
-        fire = gross & (t - self._gross_since >= self.cfg.short_gross_persist_s) & ~self._short_flagged
+        cond = (leak > min_leak_a) & (leak / mad > self.cfg.short_robust_z)
+        since = np.where(cond, np.where(np.isnan(since), t, since), np.nan)
+        fire = cond & (t - since >= persist_s) & ~self._short_flagged
         self._short_flagged |= fire
-        return [Alert("internal_short", "critical", t, [int(c)], float(leak[c]),
-                      f"cell {int(c)} loses {1000 * leak[c]:.1f} mA against the pack under load: suspected "
-                      f"internal short") for c in np.nonzero(fire)[0]]
+        return since, [Alert("internal_short", "critical", t, [int(c)], float(leak[c]),
+                             f"cell {int(c)} loses {1000 * leak[c]:.1f} mA against the pack{how}: suspected "
+                             f"internal short") for c in np.nonzero(fire)[0]]
 
     # --- voltage sensors ------------------------------------------------------------------------------------------
     def _sensors(self, t: float, dt: float, current_a: float, v: np.ndarray,
