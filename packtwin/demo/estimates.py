@@ -14,7 +14,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -119,6 +119,14 @@ def _child(collection: Any, id_short: str) -> Any:
         return collection.get_referable(id_short)
     except (KeyError, AttributeError):
         return None
+
+
+def _by_submodel(values: Iterable[tuple[str, str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """(submodel idShort, idShortPath, value) triples as {submodel idShort: [(idShortPath, value)]}."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for submodel, path, value in values:
+        out.setdefault(submodel, []).append((path, value))
+    return out
 
 
 def _iso(t: float) -> str:
@@ -235,9 +243,7 @@ class EstimatorStage:
 
     def _write_pack(self, pack_id: str, rec: dict[str, Any]) -> None:
         ids = TwinIds(self.base, Level.PACK, pack_id)
-        by_submodel: dict[str, list[tuple[str, str]]] = {}
-        for v in rec.get("passport") or []:
-            by_submodel.setdefault(v["submodel"], []).append((v["id_short_path"], v["value"]))
+        by_submodel = _by_submodel((v["submodel"], v["id_short_path"], v["value"]) for v in rec.get("passport") or [])
         if not by_submodel:  # the plain EKF gives no passport mapping: state of charge and capacity only
             by_submodel = self._record_values(EstimateRecord(
                 timestamp=float(rec.get("t", time.time())), soc=float(np.mean(rec["soc_cells"])),
@@ -250,10 +256,7 @@ class EstimatorStage:
     @staticmethod
     def _record_values(rec: EstimateRecord) -> dict[str, list[tuple[str, str]]]:
         """The passport values of ``rec`` (the same mapping as the packs' and the scaled writer's), by submodel."""
-        by_submodel: dict[str, list[tuple[str, str]]] = {}
-        for v in passport_values(rec):
-            by_submodel.setdefault(v.submodel, []).append((v.id_short_path, v.value))
-        return by_submodel
+        return _by_submodel((v.submodel, v.id_short_path, v.value) for v in passport_values(rec))
 
     def _write_cells(self, pack_id: str, t: float, cells: CellValues) -> None:
         n = len(cells)
