@@ -55,12 +55,16 @@ def pack_record(spec: CellSpec, n_cells: int, current_a: np.ndarray, dt_s: float
                 short_ohm: dict[int, float] | None = None, short_from_s: float = 0.0, start_soc: float = 0.8,
                 capacity_spread: float = 0.015, resistance_spread: float = 0.05, soc_spread: float = 0.005,
                 offset_c: float = 0.01, noise_v: float = 0.002, resolution_v: float = 0.001,
-                r0_ohm_ah: float = 0.1, temperature_c: float = 25.0) -> PackRecord:
+                r0_ohm_ah: float = 0.1, temperature_c: float = 25.0,
+                capacity_scale: dict[int, float] | None = None) -> PackRecord:
     """Simulate a series string; ``short_ohm`` maps cell index to the resistance of its internal short, which
-    appears at ``short_from_s``."""
+    appears at ``short_from_s``; ``capacity_scale`` maps cell index to a factor on its capacity (a weak or a
+    replacement cell)."""
     rng = np.random.default_rng(seed)
     ocv = OCVCurve.from_spec(spec)
     cap = spec.capacity_ah * (1.0 + capacity_spread * rng.standard_normal(n_cells))
+    for cell, factor in (capacity_scale or {}).items():
+        cap[cell] *= factor
     r0 = r0_ohm_ah / spec.capacity_ah * (1.0 + resistance_spread * rng.standard_normal(n_cells))
     params = ECMParams(r0=r0, r1=0.4 * r0, tau1=np.full(n_cells, 8.0), r2=0.8 * r0, tau2=np.full(n_cells, 300.0),
                        capacity_ah=cap)

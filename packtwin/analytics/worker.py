@@ -250,6 +250,7 @@ class AnalyticsWorker:
             # The pack's fade as its weakest cell shows it (imbalance is recoverable, a cell's capacity is not).
             efc = float(np.mean(st.throughput.full_equivalent_cycles(self.spec.capacity_ah)))
             st.rul.add(t, efc, float(np.min(st.capacity.capacity_ah)))
+        st.faults.current_offset_a = st.capacity.offset_a
         alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2, st.noise.take(),
                                   soc_static=soc_static)
         st.f_t = st.f_i = 0.0

@@ -201,3 +201,39 @@ def test_cells_relaxing_at_different_rates_after_a_drive_are_not_offsets():
         got += [a for a in det.update(t, 1.0, current, v, np.array([25.0]), np.full(n, 0.5))
                 if a.kind == "sensor_offset"]
     assert [a.cells for a in got] == [[5]]
+
+
+def _steady(data_dir, c_rate: float, capacity_scale: dict[int, float] | None = None,
+            offset_v: tuple[int, float] | None = None) -> list:
+    """40 min parked, a steady charge at ``c_rate`` over 60 % of the capacity, an hour parked; 10 s frames with 2 mV
+    of noise. ``offset_v`` = (cell, volts): that cell's sensor reads off by so much from 20 min into the last rest."""
+    spec = CellSpec.from_json(data_dir / "telemetry" / "dfn_cell.json")
+    dt = 10.0
+    charge = int(0.6 / c_rate * 3600 / dt)
+    current = np.concatenate([np.zeros(240), np.full(charge, -c_rate * spec.capacity_ah), np.zeros(360)])
+    rec = pack_record(spec, 12, current, dt, seed=3, start_soc=0.1, capacity_scale=capacity_scale)
+    if offset_v is not None:
+        rec.voltage_v[240 + charge + 120:, offset_v[0]] += offset_v[1]
+    alerts = []
+    w = AnalyticsWorker(spec, WorkerConfig(estimate_period_s=3600.0), on_alert=lambda p, a: alerts.append(a))
+    for f in rec.frames("PT-P000001"):
+        w.update(f)
+    return alerts
+
+
+@pytest.mark.parametrize("c_rate", [1.0, 2.0])
+def test_cells_relaxing_after_a_fast_charge_are_no_sensor_offsets_and_a_real_one_still_is(data_dir, c_rate):
+    # Each cell's relaxation after a 1-2C charge differs from the pack's by 15-30 mV over minutes (resistance spread),
+    # and at 10 s frames with 2 mV of noise some sample-to-sample move passes half the offset threshold by chance:
+    # the previous check flagged 2-3 healthy cells after such a charge.
+    assert [a for a in _steady(data_dir, c_rate) if a.kind == "sensor_offset"] == []
+    got = [a for a in _steady(data_dir, c_rate, offset_v=(4, 0.03)) if a.kind == "sensor_offset"]
+    assert [a.cells for a in got] == [[4]]
+
+
+def test_a_module_stronger_than_its_pack_is_no_short_while_charging(data_dir):
+    # A replacement module in an aged pack: its cells' SoC rises slower under charge, which the counted-charge
+    # regressor takes, but that count also carries the current sensor's offset (0.05 A here) over time, read as
+    # 10 mA of leak on a cell 20 % stronger until the offset learnt at rests corrected it.
+    alerts = _steady(data_dir, 1.0, capacity_scale={5: 1.2, 6: 1.2})
+    assert [a for a in alerts if a.kind == "internal_short"] == []
