@@ -179,20 +179,12 @@ class _CellRegression:
     def rss(self, prior: np.ndarray, keep: list[int]) -> np.ndarray | None:
         """Each cell's weighted residual sum of squares of the fit on the regressors ``keep``."""
         G, B = self.G[:, keep][:, :, keep], self.B[:, keep]
-        theta = self._solve(G, B, prior)
-        if theta is None:
+        sol = self._solve(G, B[:, :, None], prior)
+        if sol is None:
             return None
+        theta = sol[:, :, 0]
         return np.maximum(self.Y - 2.0 * np.einsum("nk,nk->n", theta, B)
                           + np.einsum("nk,nkl,nl->n", theta, G, theta), 0.0)
-
-    @staticmethod
-    def _solve(G: np.ndarray, B: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
-        k = G.shape[1]
-        ridge = 1e-9 * np.trace(G, axis1=1, axis2=2) + 1e-12
-        try:
-            return np.linalg.solve(G + ridge[:, None, None] * np.eye(k) + np.diag(prior), B[:, :, None])[:, :, 0]
-        except np.linalg.LinAlgError:
-            return None
 
     def contrast(self, c: np.ndarray, prior: np.ndarray,
                  keep: list[int] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -205,19 +197,24 @@ class _CellRegression:
         G, B, S = self.G, self.B, self.S
         if keep is not None:
             G, B, S = G[:, keep][:, :, keep], B[:, keep], S[:, keep][:, :, keep]
-        # A ridge of 1e-9 of the trace keeps a regressor that never moved (e.g. no current yet) harmless.
-        k = G.shape[1]
-        ridge = 1e-9 * np.trace(G, axis1=1, axis2=2) + 1e-12
-        reg = G + ridge[:, None, None] * np.eye(k) + np.diag(prior)
-        rhs = np.stack([B, np.broadcast_to(c, B.shape)], axis=2)
-        try:
-            sol = np.linalg.solve(reg, rhs)
-        except np.linalg.LinAlgError:
+        sol = self._solve(G, np.stack([B, np.broadcast_to(c, B.shape)], axis=2), prior)
+        if sol is None:
             return None
         theta, g_inv_c = sol[:, :, 0], sol[:, :, 1]
         if keep is None:
             self._theta = theta
         return theta @ c, np.sqrt(np.einsum("nk,nkl,nl->n", g_inv_c, S, g_inv_c))
+
+    @staticmethod
+    def _solve(G: np.ndarray, rhs: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
+        """Solve each cell's (G + ridge + prior) z = rhs, rhs (n, k, m)."""
+        # A ridge of 1e-9 of the trace keeps a regressor that never moved (e.g. no current yet) harmless.
+        k = G.shape[1]
+        ridge = 1e-9 * np.trace(G, axis1=1, axis2=2) + 1e-12
+        try:
+            return np.linalg.solve(G + ridge[:, None, None] * np.eye(k) + np.diag(prior), rhs)
+        except np.linalg.LinAlgError:
+            return None
 
 
 class RawNoise:
