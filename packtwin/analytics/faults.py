@@ -180,19 +180,17 @@ class _CellRegression:
         """Each cell's weighted residual sum of squares of the fit on the regressors ``keep``."""
         G, B = self.G[:, keep][:, :, keep], self.B[:, keep]
         sol = self._solve(G, B[:, :, None], prior)
-        if sol is None:
-            return None
-        theta = sol[:, :, 0]
-        return np.maximum(self.Y - 2.0 * np.einsum("nk,nk->n", theta, B)
-                          + np.einsum("nk,nkl,nl->n", theta, G, theta), 0.0)
+        return None if sol is None else self._rss(sol[:, :, 0], G, B)
 
     def contrast(self, c: np.ndarray, prior: np.ndarray,
-                 keep: list[int] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """Each cell's estimate of ``c . theta`` and its standard error, or None when the fit cannot be solved.
+                 keep: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Each cell's estimate of ``c . theta``, its standard error and the fit's residual sum of squares, or None
+        when the fit cannot be solved.
 
         ``prior`` adds a precision per coefficient, holding it at 0; ``keep`` fits on those regressors only (the same
         sums, so no second accumulation; ``c`` and ``prior`` are then given over the kept ones). The error is the
-        sandwich (heteroscedasticity-consistent) one, residuals taken as independent from sample to sample.
+        sandwich (heteroscedasticity-consistent) one, residuals taken as independent from sample to sample (those of
+        the full fit, also for a fit on fewer regressors).
         """
         G, B, S = self.G, self.B, self.S
         if keep is not None:
@@ -203,7 +201,11 @@ class _CellRegression:
         theta, g_inv_c = sol[:, :, 0], sol[:, :, 1]
         if keep is None:
             self._theta = theta
-        return theta @ c, np.sqrt(np.einsum("nk,nkl,nl->n", g_inv_c, S, g_inv_c))
+        return theta @ c, np.sqrt(np.einsum("nk,nkl,nl->n", g_inv_c, S, g_inv_c)), self._rss(theta, G, B)
+
+    def _rss(self, theta: np.ndarray, G: np.ndarray, B: np.ndarray) -> np.ndarray:
+        return np.maximum(self.Y - 2.0 * np.einsum("nk,nk->n", theta, B)
+                          + np.einsum("nk,nkl,nl->n", theta, G, theta), 0.0)
 
     @staticmethod
     def _solve(G: np.ndarray, rhs: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
@@ -360,20 +362,19 @@ class FaultDetector:
         # than a capacity deficit would (the same fit with the counted charge in place of time): under a steady
         # load the two fit alike (residual ratio 1.000) and nothing is judged; while driving, a 5-ohm short fitted
         # 2-6 % better in time.
-        keep = [0, 1, 3, 4]
-        gross = self._leak(prior, keep=keep)
-        rss_leak = self._drift.rss(prior[keep], keep)
+        gross = self._leak(prior, keep=[0, 1, 3, 4])
         rss_capacity = self._drift.rss(prior[[0, 2, 3, 4]], [0, 2, 3, 4])
-        if gross is None or rss_leak is None or rss_capacity is None:
+        if gross is None or rss_capacity is None:
             return []
         self._gross_since, alerts = self._judge(t, gross, cfg.short_gross_leak_c * one_c, self._gross_since,
                                                 cfg.short_gross_persist_s, " under load",
-                                                rss_leak < cfg.short_gross_rss_ratio * rss_capacity)
+                                                gross[2] < cfg.short_gross_rss_ratio * rss_capacity)
         return alerts
 
-    def _leak(self, prior: np.ndarray, keep: list[int] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """Each cell's leak against the pack median (A) from the drift fit and its standard error, or None when the
-        fit cannot be solved."""
+    def _leak(self, prior: np.ndarray,
+              keep: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Each cell's leak against the pack median (A) from the drift fit, its standard error and the fit's
+        residual sum of squares, or None when the fit cannot be solved."""
         kept = keep or [0, 1, 2, 3, 4]
         c = np.zeros(len(kept))
         c[kept.index(1)] = -1.0  # the leak is minus the time coefficient (Ah per hour = A)
@@ -387,18 +388,18 @@ class FaultDetector:
         fit = self._drift.contrast(c, prior[kept], keep)
         if fit is None:
             return None
-        leak, se = fit
-        return leak - np.median(leak), se
+        leak, se, rss = fit
+        return leak - np.median(leak), se, rss
 
-    def _judge(self, t: float, fit: tuple[np.ndarray, np.ndarray], min_leak_a: float, since: np.ndarray,
-               persist_s: float, how: str, also: np.ndarray | bool = True) -> tuple[np.ndarray, list[Alert]]:
-        """Flag the cells whose leak is over ``min_leak_a``, out of the pack's spread and out of its own error, for
-        ``persist_s`` since ``since``; returns the updated ``since`` and the alerts (each cell once)."""
-        leak, se = fit
+    def _judge(self, t: float, fit: tuple[np.ndarray, ...], min_leak_a: float, since: np.ndarray,
+               persist_s: float, how: str, eligible: np.ndarray | bool = True) -> tuple[np.ndarray, list[Alert]]:
+        """Flag the ``eligible`` cells whose leak is over ``min_leak_a``, out of the pack's spread and out of its own
+        error, for ``persist_s`` since ``since``; returns the updated ``since`` and the alerts (each cell once)."""
+        leak, se = fit[0], fit[1]
         mad = 1.4826 * np.median(np.abs(leak)) + 1e-4
         # The spread of a dozen cells' leaks is itself uncertain: after a single 40 min rest at 85 % SoC (flat OCV)
         # healthy cells' leaks spread by +-8 mA with errors of 4-5 mA each; one stood 5.7 spreads but 2 errors out.
-        cond = (leak > min_leak_a) & (leak / mad > self.cfg.short_robust_z) & (leak > self.cfg.short_error_z * se) & also
+        cond = (leak > min_leak_a) & (leak / mad > self.cfg.short_robust_z) & (leak > self.cfg.short_error_z * se) & eligible
         since = np.where(cond, np.where(np.isnan(since), t, since), np.nan)
         fire = cond & (t - since >= persist_s) & ~self._short_flagged
         self._short_flagged |= fire
