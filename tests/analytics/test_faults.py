@@ -260,3 +260,25 @@ def test_a_weak_cell_under_a_steady_load_is_no_short(data_dir):
 
     assert shorts(FaultConfig()) == []
     assert [a.cells for a in shorts(FaultConfig(short_gross_rss_ratio=math.inf))] == [[5]]
+
+
+def test_a_leak_estimate_still_falling_is_not_yet_a_short():
+    # Seen on the simulator's healthy packs (seed 5): parked after a drive, a cell's leak estimate fell from 16.6 to
+    # 9 mA within the five minutes of persistence as rest evidence accumulated, and was flagged just over 8 mA.
+    rng = np.random.default_rng(2)
+    spread = 0.0005 * rng.standard_normal(12)
+
+    def alerts(leak_ma, config: FaultConfig | None = None) -> list:
+        det = FaultDetector(12, 5.0, config)
+        got = []
+        for k, ma in enumerate(leak_ma):
+            leak = spread.copy()
+            leak[3] = ma / 1000.0
+            got += det._judge(60.0 * k, (leak, np.full(12, 0.001)), 0.008, det._short_held, 300.0, "")
+        return got
+
+    falling = np.linspace(16.6, 7.0, 12)
+    assert alerts(falling) == []
+    assert [a.cells for a in alerts(falling, FaultConfig(short_hold_fall=0.0))] == [[3]]  # without the rule
+    steady = alerts(np.full(12, 12.0))
+    assert [(a.cells, a.t) for a in steady] == [([3], 300.0)]
