@@ -13,15 +13,21 @@ from packtwin.analytics.worker import AnalyticsWorker, WorkerConfig
 ONSET_S = 3600.0
 
 
+def _alerts(spec: CellSpec, rec, config: FaultConfig | None = None) -> list:
+    """Every alert a worker raises on the record's frames."""
+    alerts = []
+    w = AnalyticsWorker(spec, WorkerConfig(estimate_period_s=3600.0, faults=config or FaultConfig()),
+                        on_alert=lambda p, a: alerts.append(a))
+    for f in rec.frames("PT-P000001"):
+        w.update(f)
+    return alerts
+
+
 def _run(data_dir, hours, short, seed, n=12):
     spec = CellSpec.from_json(data_dir / "telemetry" / "dfn_cell.json")
     current = drive_profile(data_dir / "drive_cycles" / "UDDS.csv", spec.capacity_ah, 10.0, hours / 24)
     rec = pack_record(spec, n, current, 10.0, seed=seed, short_ohm=short, short_from_s=ONSET_S)
-    alerts = []
-    w = AnalyticsWorker(spec, WorkerConfig(estimate_period_s=3600.0), on_alert=lambda p, a: alerts.append(a))
-    for f in rec.frames("PT-P000001"):
-        w.update(f)
-    return [a for a in alerts if a.kind == "internal_short"], rec
+    return [a for a in _alerts(spec, rec) if a.kind == "internal_short"], rec
 
 
 def test_100_ohm_short_flagged_within_2_h(data_dir):
@@ -216,11 +222,7 @@ def _steady(data_dir, c_rate: float, capacity_scale: dict[int, float] | None = N
     rec = pack_record(spec, 12, current, dt, seed=3, start_soc=0.1, capacity_scale=capacity_scale)
     if offset_v is not None:
         rec.voltage_v[240 + charge + 120:, offset_v[0]] += offset_v[1]
-    alerts = []
-    w = AnalyticsWorker(spec, WorkerConfig(estimate_period_s=3600.0), on_alert=lambda p, a: alerts.append(a))
-    for f in rec.frames("PT-P000001"):
-        w.update(f)
-    return alerts
+    return _alerts(spec, rec)
 
 
 @pytest.mark.parametrize("c_rate", [1.0, 2.0])
@@ -251,12 +253,7 @@ def test_a_weak_cell_under_a_steady_load_is_no_short(data_dir):
     rec = pack_record(spec, 12, current, dt, seed=3, start_soc=0.95, capacity_scale={5: 0.8})
 
     def shorts(config: FaultConfig) -> list:
-        alerts = []
-        w = AnalyticsWorker(spec, WorkerConfig(estimate_period_s=3600.0, faults=config),
-                            on_alert=lambda p, a: alerts.append(a))
-        for f in rec.frames("PT-P000001"):
-            w.update(f)
-        return [a for a in alerts if a.kind == "internal_short"]
+        return [a for a in _alerts(spec, rec, config) if a.kind == "internal_short"]
 
     assert shorts(FaultConfig()) == []
     assert [a.cells for a in shorts(FaultConfig(short_gross_rss_ratio=math.inf))] == [[5]]
