@@ -1,3 +1,3 @@
-from packtwin.cli import main
+from packtwin.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())
