@@ -19,13 +19,18 @@ serves that thread from an arena of its own. On the main thread, once the proces
 here), every query allocates from free chunks scattered over the heap the stores were built in, each page of them
 copy-on-write, and ran 1.5-2.5x slower than before the first fork (docs/rdf.md).
 
-    python bench/sparql.py [--sizes 1000 10000] [--repeat 20] [--rdflib-repeat 3]
+Like ``packtwin serve``, the benchmark re-executes itself with glibc's heap on transparent huge pages
+(``packtwin.runtime``); both stores, and rdflib's forked children, run so. ``PACKTWIN_MALLOC_HUGEPAGES=0`` measures
+without; the JSON records the tunables in effect.
+
+    python bench/sparql.py [--sizes 1000 10000] [--repeat 20] [--rdflib-repeat 3] [--only NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -44,6 +49,7 @@ from packtwin.ontology import catalog  # noqa: E402
 from packtwin.ontology.aas_rdf import VALUE_PREFIX  # noqa: E402
 from packtwin.ontology.store import GraphStore, groups_for  # noqa: E402
 from packtwin.ontology.sync import full_quads  # noqa: E402
+from packtwin.runtime import reexec_with_huge_pages  # noqa: E402
 from packtwin.submodels.access import AccessGroup, Role  # noqa: E402
 
 CELLS_PER_PACK = 96
@@ -210,7 +216,8 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def run(cells: int, distinct: list[list[tuple]], repeat: int, rdflib_repeat: int, budget_s: float) -> dict:
+def run(cells: int, distinct: list[list[tuple]], repeat: int, rdflib_repeat: int, budget_s: float,
+        only: list[str] | None = None) -> dict:
     ox_store, mem_store = GraphStore("oxigraph"), GraphStore("memory")
     t0 = time.perf_counter()
     n_quads = 0
@@ -226,6 +233,8 @@ def run(cells: int, distinct: list[list[tuple]], repeat: int, rdflib_repeat: int
     rows = []
     ox_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxigraph")  # see the module docstring
     for q in catalog.QUERIES:
+        if only and q.name not in only:
+            continue
         ox_t, ox_rows = ox_thread.submit(timed, ox_store, q.sparql, repeat).result()
         # The same query as a legitimate-interest caller: two of the three graphs, matched as a list of graphs.
         li_t, _ = ox_thread.submit(timed, ox_store, q.sparql, repeat, groups_for(Role.LEGITIMATE_INTEREST)).result()
@@ -253,6 +262,7 @@ def run(cells: int, distinct: list[list[tuple]], repeat: int, rdflib_repeat: int
 
 
 def main() -> int:
+    reexec_with_huge_pages()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--repeat", type=int, default=20)
@@ -260,6 +270,7 @@ def main() -> int:
     ap.add_argument("--rdflib-budget", type=float, nargs="+", default=[60.0, 60.0],
                     help="seconds rdflib may spend per query, one value per size (a lower bound is reported after)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", nargs="*", default=None, help="catalogue query names (default: all)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "sparql.json"))
     args = ap.parse_args()
     n_distinct = max(1, round(min(args.sizes) / CELLS_PER_PACK))
@@ -267,7 +278,8 @@ def main() -> int:
     distinct = distinct_packs(n_distinct, args.seed)
     build_s = time.perf_counter() - t0
     budgets = (args.rdflib_budget * len(args.sizes))[:len(args.sizes)]
-    results = [run(cells, distinct, args.repeat, args.rdflib_repeat, b) for cells, b in zip(args.sizes, budgets, strict=True)]
+    results = [run(cells, distinct, args.repeat, args.rdflib_repeat, b, args.only)
+               for cells, b in zip(args.sizes, budgets, strict=True)]
     print(f"\n{'cells':>6} {'query':40s} {'rows':>6} {'ox p50':>9} {'ox p95':>9} {'rdflib p50':>11} {'x':>8}"
           f" {'ox LI p50':>10}")
     for r in results:
@@ -282,7 +294,8 @@ def main() -> int:
     out = {"benchmark": "sparql", "build_and_convert_s": round(build_s, 1), "distinct_packs": n_distinct,
            "repeat": args.repeat, "rdflib_repeat": args.rdflib_repeat,
            "target": "p50 <= 50 ms per catalogue query on 10k cells and >= 20x faster than plain rdflib",
-           "groups": [g.token for g in AccessGroup], "results": results}
+           "groups": [g.token for g in AccessGroup], "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+           "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
