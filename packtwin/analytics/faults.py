@@ -39,6 +39,8 @@ class FaultConfig:
     short_gross_leak_c: float = 0.1
     short_gross_persist_s: float = 600.0
     short_gross_rss_ratio: float = 0.99  # a leak in time must fit the drift this much better than a capacity deficit
+    short_offset_rss_ratio: float = 1.0  # and, judged on rests, than a voltage-sensor offset
+    short_min_slope_v: float = 0.05      # OCV slope (V per unit SoC) below which the offset regressor is capped
     # Voltage sensors.
     stuck_samples: int = 6            # fault-check periods (averages) without any change
     offset_v: float = 0.015
@@ -183,15 +185,15 @@ class _CellRegression:
         sol = self._solve(G, B[:, :, None], prior)
         return None if sol is None else self._rss(sol[:, :, 0], G, B)
 
-    def contrast(self, c: np.ndarray, prior: np.ndarray,
-                 keep: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def contrast(self, c: np.ndarray, prior: np.ndarray, keep: list[int] | None = None,
+                 main: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Each cell's estimate of ``c . theta``, its standard error and the fit's residual sum of squares, or None
         when the fit cannot be solved.
 
         ``prior`` adds a precision per coefficient, holding it at 0; ``keep`` fits on those regressors only (the same
         sums, so no second accumulation; ``c`` and ``prior`` are then given over the kept ones). The error is the
         sandwich (heteroscedasticity-consistent) one, residuals taken as independent from sample to sample (those of
-        the full fit, also for a fit on fewer regressors).
+        the main fit, also for any other fit; ``main`` marks the fit whose residuals those are).
         """
         G, B, S = self.G, self.B, self.S
         if keep is not None:
@@ -200,8 +202,9 @@ class _CellRegression:
         if sol is None:
             return None
         theta, g_inv_c = sol[:, :, 0], sol[:, :, 1]
-        if keep is None:
-            self._theta = theta
+        if main:
+            self._theta = np.zeros(self.B.shape)
+            self._theta[:, keep if keep is not None else slice(None)] = theta
         return theta @ c, np.sqrt(np.einsum("nk,nkl,nl->n", g_inv_c, S, g_inv_c)), self._rss(theta, G, B)
 
     def _rss(self, theta: np.ndarray, G: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -273,14 +276,20 @@ class RawNoise:
         return var
 
 
+# Regressors of the leak fit (all but the voltage offset) and of the fit that puts an offset in place of the leak.
+LEAK_FIT = [0, 1, 2, 3, 4]
+OFFSET_FIT = [0, 2, 3, 4, 5]
+
+
 class FaultDetector:
     def __init__(self, n_cells: int, capacity_ah: np.ndarray | float, config: FaultConfig | None = None) -> None:
         self.cfg = config or FaultConfig()
         self.n = n_cells
         self.capacity_ah = np.asarray(capacity_ah, dtype=float) * np.ones(n_cells)
-        # Regressors of the relative charge: 1, time (h), counted charge (Ah), current (A) and the cell's own
-        # relative charge in the model's RC voltages (Ah).
-        self._drift = _CellRegression(n_cells, 5, self.cfg.short_window_s)
+        # Regressors of the relative charge: 1, time (h), counted charge (Ah), current (A), the cell's own
+        # relative charge in the model's RC voltages (Ah) and the charge a volt of offset on its voltage sensor
+        # would read as (Ah/V; only to tell such an offset from a leak, see _internal_short).
+        self._drift = _CellRegression(n_cells, 6, self.cfg.short_window_s)
         self._t0: float | None = None
         self._ah = 0.0
         self._i_slow = 0.0
@@ -309,12 +318,14 @@ class FaultDetector:
         self._last_balance_t = -math.inf
         self.t_start: float | None = None
         self.leak_a = np.zeros(n_cells)
+        self.offset_rss_ratio: np.ndarray | None = None
         # The current sensor's offset as learnt at rests (the worker sets it): see _leak.
         self.current_offset_a = 0.0
 
     # --- internal short -------------------------------------------------------------------------------------------
     def _internal_short(self, t: float, dt: float, current_a: float, soc_v: np.ndarray,
-                        polarisation_v: np.ndarray | None, soc_static: np.ndarray | None) -> list[Alert]:
+                        polarisation_v: np.ndarray | None, soc_static: np.ndarray | None,
+                        ocv_slope: float | None) -> list[Alert]:
         """A short discharges its cell by V/R behind the current sensor's back: the cell's charge, as its own voltage
         tells it, drifts linearly in time against the pack median. Capacity differences make the relative charge
         follow the counted charge instead, resistance differences follow the current, relaxation differences the
@@ -323,7 +334,7 @@ class FaultDetector:
             self._t0 = t
         self._ah += current_a * dt / 3600.0
         rel = (soc_v - np.median(soc_v)) * self.capacity_ah
-        x = np.empty((self.n, 5))
+        x = np.empty((self.n, 6))
         x[:, :4] = (1.0, (t - self._t0) / 3600.0, self._ah, current_a)
         # While a rest begins, the model's RC voltages relax with the model's time constants, the cell's with its
         # own; mapped through each cell's slope of the OCV curve, the difference is a decaying drift of the cell's
@@ -335,6 +346,12 @@ class FaultDetector:
         else:
             shift = (soc_v - soc_static) * self.capacity_ah
             x[:, 4] = shift - np.median(shift)
+        # A voltage sensor reading off by dv from its first frame shows no step (the offset check's cue); it reads
+        # as a charge of dv / slope, which changes as the SoC moves along the OCV curve: driven from 40 % SoC, a
+        # 50 mV offset drifted like a 6 mA leak. Time and this regressor are both fitted (never together) to tell
+        # the two apart. The slope is the pack's (at its median SoC): a cell's own would follow its own leak at
+        # rest, where an offset's reading stands still.
+        x[:, 5] = 0.0 if ocv_slope is None else self.capacity_ah / max(ocv_slope, self.cfg.short_min_slope_v)
         # The voltage tells a cell's charge best near rest; under load, and while the cells relax after a load
         # (each with its own time constants), the model error dominates.
         one_c = float(np.median(self.capacity_ah))
@@ -353,7 +370,7 @@ class FaultDetector:
         # The relaxation term gets a prior at 0 (the model's relaxation is right) worth the window's own evidence at
         # a shift of short_rc_prior_ah: without it, the extra unknown makes every cell's leak noisier (the 100-ohm
         # short was flagged up to 0.15 h later); held 10x harder, relaxation drifts came back as leaks.
-        prior = np.zeros(5)
+        prior = np.zeros(6)
         prior[4] = self._drift.evidence_s * self.cfg.short_rc_prior_ah ** 2
         fit = self._leak(prior)
         if fit is None:
@@ -361,7 +378,11 @@ class FaultDetector:
         self.leak_a = fit[0]
         cfg = self.cfg
         if self._drift.evidence_s >= cfg.short_min_evidence_s:
-            alerts = self._judge(t, fit, cfg.short_min_leak_a, self._short_held, cfg.short_persist_s, "")
+            # A leak must also fit the cell's drift better than an offset of its voltage sensor would.
+            rss_offset = self._drift.rss(prior[OFFSET_FIT], OFFSET_FIT)
+            eligible = True if rss_offset is None else fit[2] < cfg.short_offset_rss_ratio * rss_offset
+            self.offset_rss_ratio = None if rss_offset is None else fit[2] / np.maximum(rss_offset, 1e-30)
+            alerts = self._judge(t, fit, cfg.short_min_leak_a, self._short_held, cfg.short_persist_s, "", eligible)
             return alerts
         # Too little relaxed data in the window: no new judgement of an ordinary leak, the last one stands. A short
         # of a few ohms is judged all the same, fitted on time, current and relaxation only: a capacity difference
@@ -382,7 +403,7 @@ class FaultDetector:
               keep: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Each cell's leak against the pack median (A) from the drift fit, its standard error and the fit's
         residual sum of squares, or None when the fit cannot be solved."""
-        kept = keep or [0, 1, 2, 3, 4]
+        kept = keep or LEAK_FIT
         c = np.zeros(len(kept))
         c[kept.index(1)] = -1.0  # the leak is minus the time coefficient (Ah per hour = A)
         if 2 in kept:
@@ -392,7 +413,7 @@ class FaultDetector:
             # the same fit with the time coefficient moved by e * offset, so the learnt offset corrects it, over
             # the whole window, whenever it was learnt. In a rest the two are one unknown; its error is the sum's.
             c[kept.index(2)] = -self.current_offset_a
-        fit = self._drift.contrast(c, prior[kept], keep)
+        fit = self._drift.contrast(c, prior[kept], kept, main=keep is None)
         if fit is None:
             return None
         leak, se, rss = fit
@@ -550,13 +571,15 @@ class FaultDetector:
 
     def update(self, t: float, dt: float, current_a: float, voltage_v: np.ndarray, temperature_c: np.ndarray,
                soc_v: np.ndarray, polarisation_v: np.ndarray | None = None,
-               raw_noise_var: np.ndarray | None = None, soc_static: np.ndarray | None = None) -> list[Alert]:
+               raw_noise_var: np.ndarray | None = None, soc_static: np.ndarray | None = None,
+               ocv_slope: float | None = None) -> list[Alert]:
         """One step with clean data (the worker filters bad samples before). ``soc_v`` is the SoC each cell's
         voltage implies under its model (OCV inverse of the voltage plus the overpotentials), ``polarisation_v``
         the model's RC voltages in it, ``raw_noise_var`` the voltage noise of the raw samples (:class:`RawNoise`),
         ``soc_static`` the SoC the voltage implies without the RC voltages (the short check regresses the
-        difference out, see :meth:`_internal_short`)."""
+        difference out, see :meth:`_internal_short`), ``ocv_slope`` the OCV slope at the median of ``soc_v`` (V per
+        unit SoC; tells a voltage-sensor offset from a leak)."""
         alerts = self._sensors(t, dt, current_a, voltage_v, raw_noise_var)
-        alerts += self._internal_short(t, dt, current_a, soc_v, polarisation_v, soc_static)
+        alerts += self._internal_short(t, dt, current_a, soc_v, polarisation_v, soc_static, ocv_slope)
         alerts += self._temperature(t, dt, temperature_c)
         return alerts

@@ -240,6 +240,7 @@ class AnalyticsWorker:
         # The SoC each cell's own voltage implies: what the short detector compares across the pack.
         v_static = v_mean + ekf.r0 * i_mean + ekf.r_ct * charge_transfer(i_mean, ekf.i_ct)
         soc_v = self.ocv.soc_from_ocv(v_static + ekf.v1 + ekf.v2)
+        slope = float(self.ocv.ocv_and_slope(np.median(soc_v, keepdims=True))[1][0])
         soc_static = self.ocv.soc_from_ocv(v_static)
         if st.capacity.update(st.f_t, i_mean, soc_v):
             # Count charge against the capacity each cell has shown (an aged cell keeps its old nameplate), and
@@ -252,7 +253,7 @@ class AnalyticsWorker:
             st.rul.add(t, efc, float(np.min(st.capacity.capacity_ah)))
         st.faults.current_offset_a = st.capacity.offset_a
         alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2, st.noise.take(),
-                                  soc_static=soc_static)
+                                  soc_static=soc_static, ocv_slope=slope)
         st.f_t = st.f_i = 0.0
         st.f_v[:] = 0.0
         st.f_ok[:] = 0.0
