@@ -19,10 +19,6 @@ serves that thread from an arena of its own. On the main thread, once the proces
 here), every query allocates from free chunks scattered over the heap the stores were built in, each page of them
 copy-on-write, and ran 1.5-2.5x slower than before the first fork (docs/rdf.md).
 
-Like ``packtwin serve``, the benchmark re-executes itself with glibc's heap on transparent huge pages
-(``packtwin.runtime``); both stores, and rdflib's forked children, run so. ``PACKTWIN_MALLOC_HUGEPAGES=0`` measures
-without; the JSON records the tunables in effect.
-
     python bench/sparql.py [--sizes 1000 10000] [--repeat 20] [--rdflib-repeat 3] [--only NAME ...]
 """
 
@@ -30,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import statistics
@@ -49,7 +44,6 @@ from packtwin.ontology import catalog  # noqa: E402
 from packtwin.ontology.aas_rdf import VALUE_PREFIX  # noqa: E402
 from packtwin.ontology.store import GraphStore, groups_for  # noqa: E402
 from packtwin.ontology.sync import full_quads  # noqa: E402
-from packtwin.runtime import reexec_with_huge_pages  # noqa: E402
 from packtwin.submodels.access import AccessGroup, Role  # noqa: E402
 
 CELLS_PER_PACK = 96
@@ -262,7 +256,6 @@ def run(cells: int, distinct: list[list[tuple]], repeat: int, rdflib_repeat: int
 
 
 def main() -> int:
-    reexec_with_huge_pages()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--repeat", type=int, default=20)
@@ -294,8 +287,7 @@ def main() -> int:
     out = {"benchmark": "sparql", "build_and_convert_s": round(build_s, 1), "distinct_packs": n_distinct,
            "repeat": args.repeat, "rdflib_repeat": args.rdflib_repeat,
            "target": "p50 <= 50 ms per catalogue query on 10k cells and >= 20x faster than plain rdflib",
-           "groups": [g.token for g in AccessGroup], "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
-           "results": results}
+           "groups": [g.token for g in AccessGroup], "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")

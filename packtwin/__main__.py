@@ -1,3 +1,3 @@
-from packtwin.cli import entry
+from packtwin.cli import main
 
-raise SystemExit(entry())
+raise SystemExit(main())

@@ -36,21 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Commands that hold a large RDF store: they run with glibc's heap on huge pages (packtwin.runtime).
-HUGE_PAGE_COMMANDS = frozenset({"serve", "demo", "sparql"})
-
-
-def entry() -> int:
-    """The console script and ``python -m packtwin``: :func:`main` after the process-level settings the command
-    wants (which may re-execute the process, so never from tests: they call :func:`main`)."""
-    args = build_parser().parse_args()
-    if args.command in HUGE_PAGE_COMMANDS:
-        from packtwin.runtime import reexec_with_huge_pages
-
-        reexec_with_huge_pages()
-    return main()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
