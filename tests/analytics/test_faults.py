@@ -282,11 +282,11 @@ def test_a_leak_estimate_still_falling_is_not_yet_a_short():
     assert [(a.cells, a.t) for a in steady] == [([3], 300.0)]
 
 
-def test_a_voltage_sensor_off_from_its_first_frame_is_no_short(data_dir):
+def test_a_voltage_sensor_off_from_its_first_frame_is_an_offset_not_a_short(data_dir):
     # A sensor reading 50 mV high from the first frame shows no step for the offset check. Driven from 40 % SoC
     # towards empty, where the OCV curve steepens, its reading means less and less extra charge: the drift of a
-    # 5-10 mA leak, flagged as a short (before the offset regressor, in 5 of 5 seeded strings). A leak must now fit
-    # the cell's drift better than such an offset does.
+    # 5-10 mA leak, flagged as a short (before the offset regressor, in 6 of 6 seeded strings). A leak must now fit
+    # the cell's drift better than such an offset does, and the offset that fits it is reported.
     spec = CellSpec.from_json(data_dir / "telemetry" / "dfn_cell.json")
     current = drive_profile(data_dir / "drive_cycles" / "UDDS.csv", spec.capacity_ah, 10.0, 3.5 / 24,
                             start_soc=0.4)
@@ -296,5 +296,10 @@ def test_a_voltage_sensor_off_from_its_first_frame_is_no_short(data_dir):
     def shorts(config: FaultConfig) -> list:
         return [a for a in _alerts(spec, rec, config) if a.kind == "internal_short"]
 
-    assert shorts(FaultConfig()) == []
-    assert [a.cells for a in shorts(FaultConfig(short_offset_rss_ratio=math.inf))] == [[3]]
+    alerts = _alerts(spec, rec)
+    assert [a for a in alerts if a.kind == "internal_short"] == []
+    offsets = [a for a in alerts if a.kind == "sensor_offset"]
+    assert [a.cells for a in offsets] == [[3]] and "no step" in offsets[0].message
+    assert offsets[0].value == pytest.approx(0.05, abs=0.015)
+    unchecked = FaultConfig(short_offset_rss_ratio=math.inf, steady_offset_v=math.inf)
+    assert [a.cells for a in shorts(unchecked)] == [[3]]
