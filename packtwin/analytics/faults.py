@@ -31,7 +31,7 @@ class FaultConfig:
     short_min_evidence_s: float = 150.0
     short_relaxed_v: float = 0.02        # model RC voltage (pack median) at which a sample counts half
     short_persist_s: float = 300.0       # the condition must hold this long
-    short_hold_fall: float = 0.75        # without the leak falling under this share of its value when the hold began
+    short_hold_fall: float = 0.85        # without the leak falling under this share of its value when the hold began
     short_rc_prior_ah: float = 0.001     # how firmly the fit believes the model's relaxation (see _internal_short)
     short_error_z: float = 3.0           # and this many of its own standard errors out
     # Without rest in the window only a gross short is judged, fitted without the counted-charge regressor (under a
@@ -441,8 +441,9 @@ class FaultDetector:
         # healthy cells' leaks spread by +-8 mA with errors of 4-5 mA each; one stood 5.7 spreads but 2 errors out.
         cond = (leak > min_leak_a) & (leak / mad > self.cfg.short_robust_z) & (leak > self.cfg.short_error_z * se)
         cond &= eligible
-        # A leak that fell by more than a quarter while held is still settling, as the rest evidence grows after a
-        # drive: it starts its hold anew (a healthy simulated cell's fell from 16.6 to 9 mA in the five minutes).
+        # A leak that fell by more than 15 % while held is still settling, as the rest evidence grows after a drive:
+        # it starts its hold anew (healthy simulated cells' fell from 16.6 to 9 mA, and from 22 to 6 mA at about
+        # 20 % per five minutes, in the first ten minutes of a park; at 25 % the second was flagged).
         settling = cond & ~np.isnan(held.since) & (leak < self.cfg.short_hold_fall * held.leak)
         start = cond & (np.isnan(held.since) | settling)
         held.since = np.where(start, t, np.where(cond, held.since, np.nan))
