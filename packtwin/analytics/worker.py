@@ -240,6 +240,7 @@ class AnalyticsWorker:
         # The SoC each cell's own voltage implies: what the short detector compares across the pack.
         v_static = v_mean + ekf.r0 * i_mean + ekf.r_ct * charge_transfer(i_mean, ekf.i_ct)
         soc_v = self.ocv.soc_from_ocv(v_static + ekf.v1 + ekf.v2)
+        # The pack's OCV slope at its median SoC: the short check tells a voltage-sensor offset from a leak by it.
         slope = float(self.ocv.ocv_and_slope(np.median(soc_v, keepdims=True))[1][0])
         soc_static = self.ocv.soc_from_ocv(v_static)
         if st.capacity.update(st.f_t, i_mean, soc_v):

@@ -11,7 +11,6 @@ from packtwin.analytics.scenario import drive_profile, pack_record
 from packtwin.analytics.worker import AnalyticsWorker, WorkerConfig
 
 ONSET_S = 3600.0
-SEED_OFFSET = 2
 
 
 def _alerts(spec: CellSpec, rec, config: FaultConfig | None = None) -> list:
@@ -290,7 +289,7 @@ def test_a_voltage_sensor_off_from_its_first_frame_is_an_offset_not_a_short(data
     spec = CellSpec.from_json(data_dir / "telemetry" / "dfn_cell.json")
     current = drive_profile(data_dir / "drive_cycles" / "UDDS.csv", spec.capacity_ah, 10.0, 3.5 / 24,
                             start_soc=0.4)
-    rec = pack_record(spec, 12, current, 10.0, seed=SEED_OFFSET, start_soc=0.4)
+    rec = pack_record(spec, 12, current, 10.0, seed=2, start_soc=0.4)
     rec.voltage_v[:, 3] += 0.05
 
     def shorts(config: FaultConfig) -> list:
