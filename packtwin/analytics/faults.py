@@ -230,6 +230,11 @@ class _CellRegression:
             return None
 
 
+def _since(since: np.ndarray, cond: np.ndarray, t: float) -> np.ndarray:
+    """Since when each cell's condition has held, given it held since ``since`` before (NaN: not held)."""
+    return np.where(cond, np.where(np.isnan(since), t, since), np.nan)
+
+
 class _Held:
     """Per cell: since when a short condition holds (NaN: not held) and the leak when the hold began."""
 
@@ -388,14 +393,15 @@ class FaultDetector:
         cfg = self.cfg
         if self._drift.evidence_s >= cfg.short_min_evidence_s:
             # A leak must also fit the cell's drift better than an offset of its voltage sensor would.
-            offset = self._drift.contrast(OFFSET_COEF, prior[OFFSET_FIT], OFFSET_FIT)
-            if offset is None:
-                return self._judge(t, fit, cfg.short_min_leak_a, self._short_held, cfg.short_persist_s, "")
-            leak_fits = fit[2] < cfg.short_offset_rss_ratio * offset[2]
             # A cell whose sensor was found off is not judged on its voltage any more (but still as a gross short).
-            alerts = self._judge(t, fit, cfg.short_min_leak_a, self._short_held, cfg.short_persist_s, "",
-                                 leak_fits & ~self._steady_offset_flagged)
-            return alerts + self._steady_offset(t, offset, fit[2] / np.maximum(offset[2], 1e-300))
+            offset = self._drift.contrast(OFFSET_COEF, prior[OFFSET_FIT], OFFSET_FIT)
+            eligible = ~self._steady_offset_flagged
+            if offset is not None:
+                eligible &= fit[2] < cfg.short_offset_rss_ratio * offset[2]
+            alerts = self._judge(t, fit, cfg.short_min_leak_a, self._short_held, cfg.short_persist_s, "", eligible)
+            if offset is not None:
+                alerts += self._steady_offset(t, offset, fit[2] / np.maximum(offset[2], 1e-300))
+            return alerts
         # Too little relaxed data in the window: no new judgement of an ordinary leak, the last one stands. A short
         # of a few ohms is judged all the same, fitted on time, current and relaxation only: a capacity difference
         # then reads as a leak of its share of the mean current (3 % of 0.3C is 0.009C), well under the threshold,
@@ -477,7 +483,7 @@ class FaultDetector:
             & (size > cfg.short_error_z * fit[1]) & (size / mad > cfg.short_robust_z) \
             & ~self._offset_flagged & ~self._short_flagged
         held = self._steady_offset_held
-        held.since = np.where(cond, np.where(np.isnan(held.since), t, held.since), np.nan)
+        held.since = _since(held.since, cond, t)
         fire = cond & (t - held.since >= cfg.short_persist_s)
         self._offset_flagged |= fire
         self._steady_offset_flagged |= fire
@@ -529,7 +535,7 @@ class FaultDetector:
             std, ref = judged[0][1].copy(), judged[0][2].copy()
             for c, s, r in judged[1:]:
                 std, ref = np.where(c, s, std), np.where(c, r, ref)
-            self._noise_since = np.where(cond, np.where(np.isnan(self._noise_since), t, self._noise_since), np.nan)
+            self._noise_since = _since(self._noise_since, cond, t)
             fire = cond & (t - self._noise_since >= cfg.noise_persist_s) & ~self._noise_flagged
             self._noise_flagged |= fire
             alerts += [Alert("sensor_noise", "warning", t, [int(c)], float(std[c]),
@@ -557,8 +563,7 @@ class FaultDetector:
             step = self._d_fast - self._d_slow
             cond = (np.abs(step) > cfg.offset_v) & (self._quiet_s > 120.0) & ~self._stuck_flagged \
                 & ~self._noise_flagged & (t - self._jump_t <= cfg.offset_persist_s + 300.0)
-            self._offset_since = np.where(cond, np.where(np.isnan(self._offset_since), t, self._offset_since),
-                                          np.nan)
+            self._offset_since = _since(self._offset_since, cond, t)
             fire = cond & (t - self._offset_since >= cfg.offset_persist_s) & ~self._offset_flagged
             self._offset_flagged |= fire
             alerts += [Alert("sensor_offset", "warning", t, [int(c)], float(step[c]),
