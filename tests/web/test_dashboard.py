@@ -205,3 +205,21 @@ def test_a_public_visitor_sees_no_live_cell_data(page, demo: RunningDemo) -> Non
     assert page.locator('[data-testid="needs-signin"]').count() == 1
     assert page.locator('[data-testid="error"]').count() == 0
     assert page.locator('[data-testid="chart-voltage"]').count() == 0
+
+
+def test_a_slow_answer_for_an_earlier_role_does_not_overwrite_the_later_one(page, demo: RunningDemo) -> None:
+    _sign_in(page, demo, "operator")  # saved: the next load starts as the operator
+    page.wait_for_selector('[data-testid="pack-row"]')
+    # In the page, the operator's overview answer arrives 1.5 s late: the visitor has signed out by then.
+    page.add_init_script("""(() => {
+        const fetch0 = window.fetch;
+        window.__late = 0;
+        window.fetch = (url, opts) => fetch0(url, opts).then(r => String(url).includes('/dashboard/api/overview')
+            ? new Promise(ok => setTimeout(() => { window.__late += 1; ok(r); }, 1500)) : r);
+    })()""")
+    _sign_in(page, demo, "anonymous")
+    page.wait_for_selector('[data-testid="needs-signin"]')
+    page.wait_for_function("() => window.__late > 0", timeout=10_000)
+    page.wait_for_timeout(300)
+    assert page.locator('[data-testid="needs-signin"]').count() == 1
+    assert page.locator('[data-testid="pack-row"]').count() == 0

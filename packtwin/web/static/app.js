@@ -2,7 +2,7 @@
 "use strict";
 
 const S = { changes: 0, accounts: {}, role: "anonymous", base: "", status: null, view: null, es: null, timer: null,
-            refreshing: false, lastRefresh: 0 };
+            refreshing: false, lastRefresh: 0, renders: 0 };
 const RANK = { anonymous: 0, legitimate_interest: 1, authority: 2, operator: 3 };
 const GROUP_RANK = { public: 0, legitimateInterest: 1, authorities: 2 };
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -344,8 +344,11 @@ async function render(quiet = false) {
   const view = $("#view");
   if (!quiet) view.innerHTML = `<p class="muted">loading…</p>`;
   S.refreshing = true;
+  // A render started for an earlier role or route must not overwrite a later one that finished first.
+  const seq = ++S.renders;
   try {
     const html = await views[name](...args);
+    if (seq !== S.renders) return;
     const scroll = window.scrollY;
     view.innerHTML = html;
     view.dataset.view = name;
@@ -354,10 +357,9 @@ async function render(quiet = false) {
     // replace the sign-in note with an error.
     if (name === "cell" && cleared()) await refreshCellNow(args[0]);
   } catch (e) {
-    view.innerHTML = `<p class="error" data-testid="error">${esc(e.message)}</p>`;
+    if (seq === S.renders) view.innerHTML = `<p class="error" data-testid="error">${esc(e.message)}</p>`;
   } finally {
-    S.refreshing = false;
-    S.lastRefresh = performance.now();
+    if (seq === S.renders) { S.refreshing = false; S.lastRefresh = performance.now(); }
   }
 }
 async function refreshCellNow(serial) {
@@ -429,6 +431,7 @@ async function init() {
   S.role = saved && (saved === "anonymous" || S.accounts[saved]) ? saved : (S.accounts.operator ? "operator" : "anonymous");
   roleSel.value = S.role;
   roleSel.addEventListener("change", () => setRole(roleSel.value));
+  roleSel.disabled = false;  // chosen only once the saved role is restored and a change is heard
   window.addEventListener("hashchange", () => render());
   onStats(status);
   connect();
