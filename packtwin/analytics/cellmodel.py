@@ -154,7 +154,13 @@ class ECMParams:
 
     (symmetric Butler-Volmer with i_ct = 2 * i0): ``r_ct`` is its resistance at small currents, and at large ones it
     grows only logarithmically. A linear R0 alone over-predicts the drop of a 3C peak and under-predicts it at C/5;
-    on the DFN reference record the term halves the voltage residual (9 -> 4.4 mV rms, with the true SoC)."""
+    on the DFN reference record the term halves the voltage residual (9 -> 4.4 mV rms, with the true SoC).
+
+    Temperature: every resistance follows one Arrhenius factor f(T) (``resistance_factor``), and so does the exchange
+    current, the other way: r_ct = RT/(F i0) up to the transfer coefficients, so i_ct(T) = i_ct / f(T) and the Tafel
+    slope r_ct * i_ct stays put. In the cold the drop is then more concave in the current, as a cell's is; with i_ct
+    held fixed the identification bent R0 negative to follow it, and the state of charge of a DFN record at 10 degC
+    and at 0 degC came out 0.52 % and 1.45 % MAE instead of 0.20 % and 0.51 % (docs/analytics.md)."""
 
     r0: np.ndarray
     r1: np.ndarray
@@ -175,17 +181,23 @@ class ECMParams:
         """Resistance at small currents (ohmic + charge transfer)."""
         return self.r0 + self.r_ct_or_zero
 
-    def instant_drop(self, current_a: np.ndarray | float) -> np.ndarray:
-        """Voltage drop at once on a current step from rest (ohmic + charge transfer), at T_REF_C."""
-        return self.r0 * current_a + self.r_ct_or_zero * self.eta_ct(current_a)
+    def instant_drop(self, current_a: np.ndarray | float, scale: np.ndarray | float = 1.0) -> np.ndarray:
+        """Voltage drop at once on a current step from rest (ohmic + charge transfer), at the temperature whose
+        Arrhenius factor is ``scale`` (1: T_REF_C)."""
+        return scale * (self.r0 * current_a + self.r_ct_or_zero * self.eta_ct(current_a, scale))
 
-    def pulse_resistance(self, current_a: np.ndarray | float) -> np.ndarray:
-        """Instant drop over current (ohm): the resistance a pulse of that size shows, at T_REF_C."""
-        return self.instant_drop(current_a) / current_a
+    def pulse_resistance(self, current_a: np.ndarray | float, scale: np.ndarray | float = 1.0) -> np.ndarray:
+        """Instant drop over current (ohm): the resistance a pulse of that size shows (``scale`` as above)."""
+        return self.instant_drop(current_a, scale) / current_a
 
-    def eta_ct(self, current_a: np.ndarray | float) -> np.ndarray | float:
-        """Charge-transfer overpotential per unit r_ct (V/ohm, i.e. an equivalent current)."""
-        return charge_transfer(current_a, self.i_ct)
+    def eta_ct(self, current_a: np.ndarray | float, scale: np.ndarray | float = 1.0) -> np.ndarray | float:
+        """Charge-transfer overpotential per unit r_ct (V/ohm, i.e. an equivalent current), at the temperature whose
+        resistance factor is ``scale``."""
+        return charge_transfer(current_a, self.i_ct_at(scale))
+
+    def i_ct_at(self, scale: np.ndarray | float) -> np.ndarray | float:
+        """The charge-transfer current scale at the temperature whose resistance factor is ``scale``."""
+        return self.i_ct / scale
 
     @property
     def n_cells(self) -> int:
@@ -197,9 +209,9 @@ class ECMParams:
         return np.exp(self.activation_j_per_mol / GAS_CONSTANT * (1.0 / t_k - 1.0 / (T_REF_C + 273.15)))
 
 
-def charge_transfer(current_a: np.ndarray | float, i_ct: float) -> np.ndarray | float:
+def charge_transfer(current_a: np.ndarray | float, i_ct: np.ndarray | float) -> np.ndarray | float:
     """``i_ct * asinh(i / i_ct)``: the current-like regressor of the charge-transfer overpotential."""
-    if isinstance(current_a, float):
+    if isinstance(current_a, float) and isinstance(i_ct, float):
         return i_ct * math.asinh(current_a / i_ct)
     return i_ct * np.arcsinh(np.asarray(current_a, dtype=float) / i_ct)
 
@@ -245,7 +257,7 @@ def simulate(params: ECMParams, ocv: OCVCurve, current_a: np.ndarray, dt_s: floa
         v1 = a1 * v1 + r1 * (1 - a1) * i_cell
         v2 = a2 * v2 + r2 * (1 - a2) * i_cell
         soc = soc - i_cell * dt_s / (3600.0 * params.capacity_ah)
-        v = ocv.ocv(np.clip(soc, 0, 1)) - r0 * i_cell - r_ct * params.eta_ct(i_cell) - v1 - v2
+        v = ocv.ocv(np.clip(soc, 0, 1)) - r0 * i_cell - r_ct * params.eta_ct(i_cell, f) - v1 - v2
         volts[k] = v
         socs[k] = soc
     return volts, socs

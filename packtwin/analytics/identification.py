@@ -90,7 +90,7 @@ class RLSIdentifier:
         if abs(dt - self._dt) > 1e-6 * dt:  # epoch timestamps jitter in the last bits
             self._coefficients(dt)
         i = np.broadcast_to(np.asarray(current_a, dtype=float), (self.n,))
-        h = charge_transfer(i, self.i_ct)
+        h = charge_transfer(i, self.i_ct / resistance_scale)  # the exchange current follows the Arrhenius law too
         self.f1 = self.a1 * self.f1 + (1.0 - self.a1) * i
         self.f2 = self.a2 * self.f2 + (1.0 - self.a2) * i
         y_now = np.where(valid, voltage_minus_ocv, np.nan) if valid is not None else voltage_minus_ocv

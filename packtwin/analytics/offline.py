@@ -108,7 +108,7 @@ class SocRun:
 
 def initial_soc(ocv: OCVCurve, voltage_v: float, current_a: float, params: ECMParams, scale: float = 1.0) -> float:
     """SoC from the first voltage, compensating the instant drop of the model (not at rest)."""
-    return float(ocv.soc_from_ocv(voltage_v + scale * float(params.instant_drop(current_a)[0])))
+    return float(ocv.soc_from_ocv(voltage_v + float(params.instant_drop(current_a, scale)[0])))
 
 
 def estimate_soc(tm: Telemetry, spec: CellSpec, tuning: FilterTuning | None = None,

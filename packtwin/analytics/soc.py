@@ -88,7 +88,9 @@ class SocEKF:
         scale = np.asarray(resistance_scale, dtype=float) * np.ones(self.n)
         self.r0, self._r1, self._r2 = params.r0 * scale, params.r1 * scale, params.r2 * scale
         self.r_ct = params.r_ct_or_zero * scale
-        self.i_ct = params.i_ct
+        # One temperature for the string (the worker's case) keeps i_ct a float: the series current is one number,
+        # so the charge-transfer term is one asinh per step instead of one per cell.
+        self.i_ct = params.i_ct_at(float(scale[0]) if np.all(scale == scale[0]) else scale)
         self._has_ct = params.r_ct is not None and bool(np.any(params.r_ct != 0.0))
         self.resistance_scale = scale
         if self._is_scalar:
@@ -232,7 +234,7 @@ class SocEKF:
         if self.n != 1:
             raise ValueError("scalar() needs a one-cell filter")
         for name in ("s", "b", "q", "v1", "v2", "p00", "p01", "p02", "p11", "p12", "p22", "_bias_walk", "_cap_walk",
-                     "r0", "_r1", "_r2", "r_ct", "resistance_scale", "nominal_capacity_ah"):
+                     "r0", "_r1", "_r2", "r_ct", "i_ct", "resistance_scale", "nominal_capacity_ah"):
             setattr(self, name, float(np.asarray(getattr(self, name)).reshape(-1)[0]))
         self.ocv = self.ocv.scalar()
         self._is_scalar = True

@@ -57,8 +57,8 @@ def state_of_power(soc: np.ndarray, v1: np.ndarray, v2: np.ndarray, params: ECMP
     # allowed is.
     one_c = params.capacity_ah if nominal_capacity_ah is None else nominal_capacity_ah
     i_max = max(lim.max_discharge_c, lim.max_charge_c) * one_c
-    r_inst = np.maximum(params.r_dc, params.pulse_resistance(i_max))
-    r_eff = f * (r_inst + params.r1 * (1 - e1) + params.r2 * (1 - e2))
+    r_inst = np.maximum(params.r_dc * f, params.pulse_resistance(i_max, f))
+    r_eff = r_inst + f * (params.r1 * (1 - e1) + params.r2 * (1 - e2))
     s = np.clip(soc, 0.0, 1.0)
     u, g = ocv.ocv_and_slope(s)
     cap = params.capacity_ah

@@ -49,3 +49,15 @@ def test_simulated_short_drains_only_its_cell(data_dir):
 def test_resistance_rises_in_the_cold():
     p = prior_params(5.0, 1)
     assert p.resistance_factor(0.0) > 1.5 > 1.0 == pytest.approx(float(p.resistance_factor(25.0)))
+
+
+def test_in_the_cold_the_exchange_current_falls_with_the_same_law():
+    p = prior_params(5.0, 1)
+    f = float(p.resistance_factor(0.0))
+    # Small currents: every resistance, charge transfer included, is f times its value at 25 degC.
+    assert float(p.pulse_resistance(1e-4, f)[0]) == pytest.approx(f * float(p.r_dc[0]), rel=1e-6)
+    # Large currents: i_ct falls to i_ct / f, so the drop bends over earlier (Butler-Volmer) and the chord is less
+    # than f times the warm one; the Tafel slope r_ct * i_ct (the log term's weight) does not change.
+    big = 3.0 * 5.0
+    assert float(p.pulse_resistance(big, f)[0]) < f * float(p.pulse_resistance(big)[0])
+    assert f * float(p.r_ct[0]) * p.i_ct_at(f) == pytest.approx(float(p.r_ct[0]) * p.i_ct)
