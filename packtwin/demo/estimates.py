@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import multiprocessing as mp
 import queue
 import threading
 import time
@@ -176,8 +177,35 @@ def make_worker(spec: CellSpec, period_s: float, on_estimate: Callable, on_alert
                            on_alert=on_alert)
 
 
+def _estimator_process(spec: CellSpec, period_s: float, inbox: Any, outbox: Any, stop: Any) -> None:
+    """The worker in a process of its own: batches of frames in on ``inbox`` until ``stop`` is set (frames still
+    queued then are dropped), estimates and alerts out on ``outbox`` as ``(kind, pack_id, dict)``, then None."""
+    worker = make_worker(spec, period_s, lambda p, rec: outbox.put(("estimate", p, rec)),
+                         lambda p, a: outbox.put(("alert", p, a.to_dict() if hasattr(a, "to_dict") else dict(a))))
+    while not stop.is_set():
+        try:
+            frames = inbox.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        for frame in frames:
+            try:
+                worker.update(frame)
+            except Exception:  # one bad pack state must not stop the others
+                logger.exception("estimator failed on %s seq %d", frame.pack_id, frame.seq)
+    outbox.put(None)
+
+
 class EstimatorStage:
-    """Runs the worker in its own thread; :meth:`submit` is the ingest's ``on_batch`` callback."""
+    """Runs the worker in a child process, and the repository writes on a thread; :meth:`submit` is the ingest's
+    ``on_batch`` callback.
+
+    The demo's simulator, ingest, RDF loader, HTTP server and writes are busy Python threads of one process: the
+    worker (a quarter of a core for 20 packs at 20x on a 2-core machine) got too small a share of the interpreter
+    lock, fell to a third of real time and, once the queue was full, skipped most frames (the demo's short was
+    never flagged). In its own process it has a core. The writes (JSON, SQLite, one BaSyx event each) cost a hundred
+    times the estimates, so the writer takes the latest estimate of each pack when that pack's write is due;
+    estimates that arrive meanwhile replace it (the passport holds the latest values).
+    """
 
     def __init__(self, repo: Repository, live: LiveFleet, spec: CellSpec, base_iri: str, *,
                  estimate_period_s: float = 30.0, write_period_s: float = 10.0, cells_per_write: int = 12,
@@ -185,11 +213,21 @@ class EstimatorStage:
         self.repo, self.live, self.base = repo, live, base_iri
         self.write_period_s, self.cells_per_write = write_period_s, cells_per_write
         self.alert_sink = on_alert
-        self.worker = make_worker(spec, estimate_period_s, self._on_estimate, self._on_alert)
-        self._queue: queue.Queue[list[Frame]] = queue.Queue(maxsize=2000)
+        self.spec, self.estimate_period_s = spec, estimate_period_s
+        # spawn, not fork: this process has many threads, whose locks a forked child would inherit mid-use.
+        ctx = mp.get_context("spawn")
+        self._inbox: Any = ctx.Queue(maxsize=2000)
+        self._outbox: Any = ctx.Queue()
+        self._process_stop = ctx.Event()
+        self._process = ctx.Process(target=_estimator_process, name="packtwin-demo-estimator", daemon=True,
+                                    args=(spec, estimate_period_s, self._inbox, self._outbox, self._process_stop))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
         self._last_write: dict[str, float] = {}
+        self._pending: dict[str, dict[str, Any]] = {}  # pack -> latest estimate not written yet
+        self._pending_lock = threading.Lock()
+        self._wake = threading.Event()
         self._cell_cursor: dict[str, int] = {}
         self.frames_skipped = 0  # frames the estimator could not keep up with (still stored in the time series)
         self.estimates = 0  # estimate records produced by the worker
@@ -199,47 +237,83 @@ class EstimatorStage:
         self._events_seen: set[tuple[str, str]] = set()
 
     def start(self) -> EstimatorStage:
-        self._thread = threading.Thread(target=self._run, name="packtwin-demo-estimator", daemon=True)
+        self._process.start()
+        self._thread = threading.Thread(target=self._receive, name="packtwin-demo-estimates", daemon=True)
         self._thread.start()
+        self._writer = threading.Thread(target=self._write_loop, name="packtwin-demo-writer", daemon=True)
+        self._writer.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
+        deadline = time.monotonic() + timeout
+        self._process_stop.set()
+        if self._process.is_alive():
+            self._process.join(max(deadline - time.monotonic(), 0.1))
+            if self._process.is_alive():
+                logger.warning("estimator process still busy after %.0f s: terminated", timeout)
+                self._process.terminate()
+                self._process.join(1.0)
+                self._outbox.put(None)  # the receiver would wait for the child's end mark forever
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(max(deadline - time.monotonic(), 1.0))
+        self._stop.set()
+        self._wake.set()
+        if self._writer is not None:
+            self._writer.join(max(deadline - time.monotonic(), 1.0))
+        for q in (self._inbox, self._outbox):
+            q.close()
+            q.cancel_join_thread()  # frames still queued for a terminated child are dropped, not waited for
 
     def submit(self, frames: list[Frame]) -> None:
         self.live.on_frames(frames)
         try:
-            self._queue.put_nowait(frames)
+            self._inbox.put_nowait(frames)
         except queue.Full:
             self.frames_skipped += len(frames)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _receive(self) -> None:
+        """Estimates and alerts from the estimator process, until it ends."""
+        while (item := self._outbox.get()) is not None:
+            kind, pack_id, doc = item
             try:
-                frames = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            for frame in frames:
-                try:
-                    self.worker.update(frame)
-                except Exception:  # one bad pack state must not stop the others
-                    logger.exception("estimator failed on %s seq %d", frame.pack_id, frame.seq)
+                if kind == "estimate":
+                    self._on_estimate(pack_id, doc)
+                else:
+                    self._on_alert(pack_id, doc)
+            except Exception:
+                logger.exception("handling the %s of %s failed", kind, pack_id)
 
-    # -- worker callbacks (estimator thread) -------------------------------------------------------------------------
+    # -- what the worker reports (receiver thread) -------------------------------------------------------------------------
     def _on_estimate(self, pack_id: str, rec: dict[str, Any]) -> None:
         self.estimates += 1
         soc = np.asarray(rec["soc_cells"], dtype=float)
         cap = np.asarray(rec["capacity_ah_cells"], dtype=float)
         t = float(rec.get("t", time.time()))
         self.live.on_estimate(pack_id, t, soc, cap, float(rec.get("full_equivalent_cycles") or 0.0))
-        now = time.monotonic()
-        if now - self._last_write.get(pack_id, -math.inf) < self.write_period_s:
-            return
-        self._last_write[pack_id] = now
-        self._write_pack(pack_id, rec)
-        self._write_cells(pack_id, t, CellValues.from_estimate(rec, self.live.rated_capacity_ah))
+        with self._pending_lock:
+            self._pending[pack_id] = rec
+        self._wake.set()
+
+    # -- repository writes (writer thread) ---------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            self._write_due(time.monotonic())
+        self._write_due(math.inf)  # the last estimates of each pack land before the demo stops
+
+    def _write_due(self, now: float) -> None:
+        """Write the pending estimate of every pack whose last write is ``write_period_s`` old (all: ``now`` inf)."""
+        with self._pending_lock:
+            due = {p: rec for p, rec in self._pending.items()
+                   if now - self._last_write.get(p, -math.inf) >= self.write_period_s}
+            for p in due:
+                del self._pending[p]
+        for pack_id, rec in due.items():
+            self._last_write[pack_id] = time.monotonic()
+            t = float(rec.get("t", time.time()))
+            self._write_pack(pack_id, rec)
+            self._write_cells(pack_id, t, CellValues.from_estimate(rec, self.live.rated_capacity_ah))
 
     def _write_pack(self, pack_id: str, rec: dict[str, Any]) -> None:
         ids = TwinIds(self.base, Level.PACK, pack_id)
