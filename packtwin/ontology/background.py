@@ -2,8 +2,10 @@
 
 :class:`packtwin.ontology.sync.RdfSync` converts the whole repository at start, which for a fleet of thousands of
 identifiables takes minutes. Here the repository's change events are queued (coalesced per identifiable, latest
-wins) and applied by a background thread first; between them the thread converts the not-yet-loaded identifiables,
-packs before modules before cells, so SPARQL answers about packs early and about every cell eventually.
+wins) and applied by a background thread; after each batch of them the thread converts a chunk of the not-yet-loaded
+identifiables, packs before modules before cells, so SPARQL answers about packs early and about every cell
+eventually. The load goes on while events keep coming: the demo's estimators write 30-40 submodels a second, and
+when the load waited for a quiet queue it stopped at 20 of 10,810 identifiables for minutes.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class BackgroundRdf:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._unsubscribe = None
+        self._idle = False
 
     @property
     def lock(self) -> threading.RLock:
@@ -70,6 +73,17 @@ class BackgroundRdf:
             self._thread.join(timeout)
         self.sync.stop()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until everything is loaded and every event applied; False if that takes longer than ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not (self._idle and not self._pending and not self._todo):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+        return True
+
     def _on_event(self, event: ChangeEvent) -> None:
         # Element events are applied as an update of their submodel: coalescing keeps the queue bounded.
         if event.target is Target.SUBMODEL_ELEMENT:
@@ -77,36 +91,41 @@ class BackgroundRdf:
         with self._cond:
             self._pending.pop(event.identifiable_id, None)
             self._pending[event.identifiable_id] = ChangeEvent(event.operation, event.target, event.identifiable_id)
-            self._cond.notify()
+            self._idle = False
+            self._cond.notify_all()
 
     def _run(self) -> None:
         done: set[str] = set()
         while not self._stop.is_set():
             with self._cond:
                 if not self._pending and not self._todo:
+                    self._idle = True
+                    self._cond.notify_all()
                     self._cond.wait(0.5)
                     continue
+                self._idle = False
                 batch = [self._pending.popitem(last=False)[1] for _ in range(min(self.chunk, len(self._pending)))]
             for event in batch:
                 self._apply(event)
                 done.add(event.identifiable_id)
-            if not batch:
-                started = time.monotonic()
-                for _ in range(self.chunk):
-                    with self._cond:
-                        if not self._todo or self._pending:
-                            break
-                        ident = self._todo.pop()
-                    if ident in done:
-                        continue
-                    try:
-                        obj = self.repo.get(ident)
-                    except KeyError:
-                        continue
-                    self._apply(ChangeEvent(Operation.CREATED, target_of(obj), ident, obj=obj))
-                    done.add(ident)
+            started = time.monotonic()
+            for _ in range(self.chunk):
+                with self._cond:
+                    if not self._todo:
+                        break
+                    ident = self._todo.pop()
+                if ident in done:  # an event brought it in already
                     self.loaded += 1
-                busy = time.monotonic() - started
+                    continue
+                try:
+                    obj = self.repo.get(ident)
+                except KeyError:
+                    continue
+                self._apply(ChangeEvent(Operation.CREATED, target_of(obj), ident, obj=obj))
+                done.add(ident)
+                self.loaded += 1
+            busy = time.monotonic() - started
+            if busy > 0.0:
                 self._stop.wait(busy * (1.0 - self.duty) / self.duty)
 
     def _apply(self, event: ChangeEvent) -> None:
