@@ -4,8 +4,9 @@
 identifiables takes minutes. Here the repository's change events are queued (coalesced per identifiable, latest
 wins) and applied by a background thread; after each batch of them the thread converts a chunk of the not-yet-loaded
 identifiables, packs before modules before cells, so SPARQL answers about packs early and about every cell
-eventually. The load goes on while events keep coming: the demo's estimators write 30-40 submodels a second, and
-when the load waited for a quiet queue it stopped at 20 of 10,810 identifiables for minutes.
+eventually. The load goes on while events keep coming, and both share the thread's duty: the demo's estimators
+write 25-40 submodels a second, and when the load waited for a quiet queue it stopped at 20 of 10,810
+identifiables for minutes.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class BackgroundRdf:
         self.store = store or GraphStore()
         self.sync = RdfSync(repo, self.store)
         self.chunk = chunk
-        # Share of the time the initial load may take: it holds the GIL, and the HTTP server must stay responsive.
+        # Share of the time this thread may take (events and load alike): it holds the GIL, and the HTTP server
+        # must stay responsive. Events that arrive meanwhile coalesce, so a slower pace costs staleness, not memory.
         self.duty = duty
         self.total = 0
         self.loaded = 0
@@ -105,10 +107,10 @@ class BackgroundRdf:
                     continue
                 self._idle = False
                 batch = [self._pending.popitem(last=False)[1] for _ in range(min(self.chunk, len(self._pending)))]
+            started = time.monotonic()
             for event in batch:
                 self._apply(event)
                 done.add(event.identifiable_id)
-            started = time.monotonic()
             for _ in range(self.chunk):
                 with self._cond:
                     if not self._todo:
