@@ -201,10 +201,11 @@ class EstimatorStage:
 
     The demo's simulator, ingest, RDF loader, HTTP server and writes are busy Python threads of one process: the
     worker (a quarter of a core for 20 packs at 20x on a 2-core machine) got too small a share of the interpreter
-    lock, fell to a third of real time and, once the queue was full, skipped most frames (the demo's short was
-    never flagged). In its own process it has a core. The writes (JSON, SQLite, one BaSyx event each) cost a hundred
-    times the estimates, so the writer takes the latest estimate of each pack when that pack's write is due;
-    estimates that arrive meanwhile replace it (the passport holds the latest values).
+    lock, fell to a tenth of real time (a third with the writes moved off its thread) and, once its queue was full,
+    skipped most frames: the demo's short was never flagged. In its own process it has a core. The writes (JSON,
+    SQLite, one BaSyx event each) cost a hundred times the estimates, so the writer takes the latest estimate of each
+    pack when that pack's write is due; estimates that arrive meanwhile replace it (the passport holds the latest
+    values).
     """
 
     def __init__(self, repo: Repository, live: LiveFleet, spec: CellSpec, base_iri: str, *,
@@ -213,7 +214,6 @@ class EstimatorStage:
         self.repo, self.live, self.base = repo, live, base_iri
         self.write_period_s, self.cells_per_write = write_period_s, cells_per_write
         self.alert_sink = on_alert
-        self.spec, self.estimate_period_s = spec, estimate_period_s
         # spawn, not fork: this process has many threads, whose locks a forked child would inherit mid-use.
         ctx = mp.get_context("spawn")
         self._inbox: Any = ctx.Queue(maxsize=2000)
@@ -283,7 +283,7 @@ class EstimatorStage:
             except Exception:
                 logger.exception("handling the %s of %s failed", kind, pack_id)
 
-    # -- what the worker reports (receiver thread) -------------------------------------------------------------------------
+    # -- what the worker reports (receiver thread) -------------------------------------------------------------------
     def _on_estimate(self, pack_id: str, rec: dict[str, Any]) -> None:
         self.estimates += 1
         soc = np.asarray(rec["soc_cells"], dtype=float)
