@@ -210,9 +210,12 @@ class EstimatorStage:
 
     def __init__(self, repo: Repository, live: LiveFleet, spec: CellSpec, base_iri: str, *,
                  estimate_period_s: float = 30.0, write_period_s: float = 10.0, cells_per_write: int = 12,
-                 on_alert: AlertSink | None = None) -> None:
+                 write_duty: float = 0.3, on_alert: AlertSink | None = None) -> None:
         self.repo, self.live, self.base = repo, live, base_iri
         self.write_period_s, self.cells_per_write = write_period_s, cells_per_write
+        # Share of the time the writer may take: unpaced it held the interpreter lock 80 % of the time (a pack's
+        # write is ~27 submodels, each read, serialised twice and stored) and slowed the HTTP server and RDF.
+        self.write_duty = write_duty
         self.alert_sink = on_alert
         # spawn, not fork: this process has many threads, whose locks a forked child would inherit mid-use.
         ctx = mp.get_context("spawn")
@@ -310,10 +313,12 @@ class EstimatorStage:
             for p in due:
                 del self._pending[p]
         for pack_id, rec in due.items():
-            self._last_write[pack_id] = time.monotonic()
+            started = self._last_write[pack_id] = time.monotonic()
             t = float(rec.get("t", time.time()))
             self._write_pack(pack_id, rec)
             self._write_cells(pack_id, t, CellValues.from_estimate(rec, self.live.rated_capacity_ah))
+            if math.isfinite(now):  # paced, except for the last writes at stop
+                self._stop.wait((time.monotonic() - started) * (1.0 - self.write_duty) / self.write_duty)
 
     def _write_pack(self, pack_id: str, rec: dict[str, Any]) -> None:
         ids = TwinIds(self.base, Level.PACK, pack_id)
