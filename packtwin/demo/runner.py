@@ -100,7 +100,7 @@ class Demo:
         self._closers: list[Any] = []
         self.started = time.monotonic()
         self.url = ""
-        self.embedded_broker = False
+        self.broker_kind = "existing"  # or "mosquitto" / "embedded": a broker this demo started for itself
 
     # -- start -----------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -109,7 +109,7 @@ class Demo:
         from packtwin.aas.fleet import supplementary_files
         from packtwin.aas.ids import Level, TwinIds
         from packtwin.analytics.cellmodel import CellSpec
-        from packtwin.connectors.broker import EmbeddedBroker, broker_answers, free_port
+        from packtwin.connectors.broker import broker_answers
         from packtwin.connectors.ingest import Ingest
         from packtwin.connectors.mqtt import MqttOptions
         from packtwin.connectors.outlets import start_outlets
@@ -152,13 +152,12 @@ class Demo:
         auth = AuthConfig(api_keys={k: Role(r) for r, k in keys.items()})
         self.keys = keys
 
-        # Broker: the one at --mqtt if it answers, else the embedded one on a free loopback port.
-        url = o.mqtt_url or settings.mqtt_url
-        if not broker_answers(url):
-            broker = EmbeddedBroker("127.0.0.1", free_port()).start()
-            self._closers.append(broker.stop)
-            url = broker.url
-            self.embedded_broker = True
+        # Broker: the one at --mqtt if it answers; else a broker of this demo's own on a free loopback port. Never a
+        # broker shared by default: two demos there publish the same pack ids on the same topics and each would
+        # ingest the other's frames.
+        url = o.mqtt_url
+        if url is None or not broker_answers(url):
+            url, self.broker_kind = self._own_broker(data)
         self.mqtt_url = url
         run_id = secrets.token_hex(3)
 
@@ -235,13 +234,30 @@ class Demo:
         self.ingest.wait_idle(timeout=10, settle_s=0.5)
         self.ingest.stop()
 
+    def _own_broker(self, data: Path) -> tuple[str, str]:
+        """Start a broker for this demo alone: Mosquitto in a process of its own when installed (off this process's
+        interpreter lock, which the simulator and ingest already keep busy), else the embedded amqtt broker."""
+        from packtwin.connectors.broker import EmbeddedBroker, MosquittoProcess, free_port, mosquitto_binary
+
+        if mosquitto_binary() is not None:
+            try:
+                mosquitto = MosquittoProcess(data / "mosquitto").start()
+            except RuntimeError as exc:  # e.g. a configuration this Mosquitto build refuses: fall back, say why
+                logger.warning("own Mosquitto did not start (%s); using the embedded broker", exc)
+            else:
+                self._closers.append(mosquitto.stop)
+                return mosquitto.url, "mosquitto"
+        broker = EmbeddedBroker("127.0.0.1", free_port()).start()
+        self._closers.append(broker.stop)
+        return broker.url, "embedded"
+
     # -- state -----------------------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         s = self.ingest.stats if hasattr(self, "ingest") else None
         return {
             "base_iri": self.base_iri, "packs": len(self.pack_ids), "cells_per_pack": self.o.modules * self.o.cells,
             "uptime_s": round(time.monotonic() - self.started, 1),
-            "mqtt": self.mqtt_url, "embedded_broker": self.embedded_broker,
+            "mqtt": self.mqtt_url, "broker": self.broker_kind,
             "sim_time": self.sim.sim_time if hasattr(self, "sim") else None, "speed": self.o.speed,
             "faults": getattr(self, "faults", []),
             "ingest": s.as_dict() if s else {},
@@ -268,7 +284,7 @@ class Demo:
             f"  AAS API        {u}/api/v3.0/shells",
             f"  SPARQL         {u}/sparql",
             f"  live events    {u}/events",
-            f"  MQTT broker    {self.mqtt_url} ({'embedded' if self.embedded_broker else 'existing'});"
+            f"  MQTT broker    {self.mqtt_url} ({self.broker_kind});"
             " AAS change events (BaSyx topics) on sm-repository/packtwin/# and aas-repository/packtwin/#",
             f"  running        simulator at {self.o.speed:g}x with faults {', '.join(self.faults)}; MQTT ingest"
             " -> SQLite time series and Time Series submodels; estimators -> Product Condition / Technical Data;"

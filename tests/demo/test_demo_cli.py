@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import requests
 
-from packtwin.connectors.broker import free_port
+from packtwin.connectors.broker import mosquitto_binary
 from tests.fixtures.demo_process import ROOT, DemoProcess
 
 
@@ -23,11 +23,13 @@ def _summary(lines: list[str]) -> dict:
 
 
 def test_demo_runs_everything_and_prints_the_summary_last(tmp_path: Path) -> None:
-    dead = f"mqtt://127.0.0.1:{free_port()}"  # nothing answers there: the embedded broker must start
-    demo = DemoProcess("--packs", "3", "--duration", "20", "--port", "0", "--mqtt", dead, "--data", str(tmp_path))
+    # No --mqtt: the demo starts a broker of its own (Mosquitto when installed), never the shared one at :1883.
+    demo = DemoProcess("--packs", "3", "--duration", "20", "--port", "0", "--data", str(tmp_path))
     try:
         url = demo.wait_for(r"dashboard\s+(http://127\.0\.0\.1:\d+)/", 90).group(1)
-        broker = demo.wait_for(r"MQTT broker\s+mqtt://(127\.0\.0\.1):(\d+) \(embedded\)", 5)
+        broker = demo.wait_for(r"MQTT broker\s+mqtt://(127\.0\.0\.1):(\d+) \((\w+)\)", 5)
+        assert broker.group(3) == ("mosquitto" if mosquitto_binary() else "embedded")
+        assert int(broker.group(2)) != 1883
         events: list[tuple[str, dict]] = []
         watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-basyx-events")
         watcher.on_connect = lambda c, *a: c.subscribe("sm-repository/packtwin/submodels/#", qos=1)
