@@ -377,7 +377,7 @@ function onStats(st) {
   const i = st.ingest || {};
   $("#statusbar").innerHTML = `${st.packs} packs × ${st.cells_per_pack} cells · simulator ${st.speed}× · frames <b data-testid="frames">${i.frames ?? 0}</b>
     · cell-samples ${i.cell_samples ?? 0} · dead letters ${i.deadlettered ?? 0} · estimates written ${st.estimates_written}
-    · alerts ${st.alerts} · change events seen <span data-testid="changes">${S.changes}</span> · RDF ${st.rdf.loaded}/${st.rdf.total} identifiables loaded · broker ${esc(st.mqtt)}${st.embedded_broker ? " (embedded)" : ""}`;
+    · alerts ${st.alerts} · change events seen <span data-testid="changes">${S.changes}</span> · RDF ${st.rdf.loaded}/${st.rdf.total} identifiables loaded · broker ${esc(st.mqtt)} (${esc(st.broker)})`;
   if (S.refreshing || !cleared()) return;
   const [name, args] = route();
   const age = performance.now() - S.lastRefresh;
