@@ -241,7 +241,12 @@ class AnalyticsWorker:
         v_static = v_mean + ekf.r0 * i_mean + ekf.r_ct * charge_transfer(i_mean, ekf.i_ct)
         soc_v = self.ocv.soc_from_ocv(v_static + ekf.v1 + ekf.v2)
         # The pack's OCV slope at its median SoC: the short check tells a voltage-sensor offset from a leak by it.
-        slope = float(self.ocv.ocv_and_slope(np.median(soc_v, keepdims=True))[1][0])
+        s_med = np.median(soc_v, keepdims=True)
+        ocv_med, slope_med = self.ocv.ocv_and_slope(s_med)
+        slope = float(slope_med[0])
+        # ... and the secant below it, on which a steady sensor offset is fitted (faults.py says why).
+        drop = st.faults.cfg.steady_offset_secant_v
+        secant = drop / max(float(s_med[0] - self.ocv.soc_from_ocv(ocv_med - drop)[0]), 1e-9)
         soc_static = self.ocv.soc_from_ocv(v_static)
         if st.capacity.update(st.f_t, i_mean, soc_v):
             # Count charge against the capacity each cell has shown (an aged cell keeps its old nameplate), and
@@ -254,7 +259,7 @@ class AnalyticsWorker:
             st.rul.add(t, efc, float(np.min(st.capacity.capacity_ah)))
         st.faults.current_offset_a = st.capacity.offset_a
         alerts = st.faults.update(t, st.f_t, i_mean, v_mean, st.temps, soc_v, ekf.v1 + ekf.v2, st.noise.take(),
-                                  soc_static=soc_static, ocv_slope=slope)
+                                  soc_static=soc_static, ocv_slope=slope, ocv_secant_slope=secant)
         st.f_t = st.f_i = 0.0
         st.f_v[:] = 0.0
         st.f_ok[:] = 0.0
