@@ -305,7 +305,8 @@ class FaultDetector:
         self.capacity_ah = np.asarray(capacity_ah, dtype=float) * np.ones(n_cells)
         # Regressors of the relative charge: 1, time (h), counted charge (Ah), current (A), the cell's own
         # relative charge in the model's RC voltages (Ah) and the charge a volt of offset on its voltage sensor
-        # would read as (Ah/V; only to tell such an offset from a leak, see _internal_short).
+        # would read as (Ah/V), on the OCV tangent and on the secant below it (only to tell such an offset from a
+        # leak and report it, see _internal_short).
         self._drift = _CellRegression(n_cells, 7, self.cfg.short_window_s)
         self._t0: float | None = None
         self._ah = 0.0
@@ -374,8 +375,8 @@ class FaultDetector:
         # curve steepens so fast that a low reading of 50 mV means much less charge than the tangent says (on the
         # tangent alone, 0 of 6 strings driven from 40 % SoC had it reported and one had a false short). Not used
         # to judge leaks: as their competitor it took a 300-ohm short for an offset (seed 12, missed in 9 h).
-        secant = ocv_slope if ocv_secant_slope is None else ocv_secant_slope
-        x[:, 6] = 0.0 if secant is None else self.capacity_ah / max(secant, self.cfg.short_min_slope_v)
+        secant_slope = ocv_slope if ocv_secant_slope is None else ocv_secant_slope
+        x[:, 6] = 0.0 if secant_slope is None else self.capacity_ah / max(secant_slope, self.cfg.short_min_slope_v)
         # The voltage tells a cell's charge best near rest; under load, and while the cells relax after a load
         # (each with its own time constants), the model error dominates.
         one_c = float(np.median(self.capacity_ah))

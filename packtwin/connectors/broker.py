@@ -230,7 +230,8 @@ class EmbeddedBroker:
 
 
 def ensure_broker(url: str) -> EmbeddedBroker | None:
-    """Start the embedded broker at ``url`` when nothing answers there (``simulate --embedded-broker``, the stack); None if one answers."""
+    """Start the embedded broker at ``url`` when nothing answers there (``simulate --embedded-broker``, the
+    telemetry stack); None if one answers."""
     if broker_answers(url):
         return None
     host, port, tls = parse_url(url)

@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="stop after S seconds and print a JSON summary as the last line")
     p.add_argument("--port", type=int, default=None, help="HTTP port (default: settings http_port, 8080; 0 = free)")
     p.add_argument("--mqtt", default=None, metavar="URL",
-                   help="MQTT broker to use if one answers there (default: settings mqtt_url); else embedded")
+                   help="an existing MQTT broker to use if one answers there (default: a broker of the demo's own,"
+                        " Mosquitto when installed, else the embedded one)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="data directory (default: a fresh temporary one); a fleet already there is reused")
     p.add_argument("--speed", type=float, default=20.0, help="simulated seconds per wall-clock second")
