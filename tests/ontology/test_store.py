@@ -42,3 +42,16 @@ def test_data_outside_the_access_group_graphs_is_never_read():
     store.ox.remove_graph(other)
     store.ox.add(ox.Quad(ox.NamedNode(f"{EX}x"), ox.NamedNode(f"{EX}p"), ox.Literal("default")))
     assert _count(store, list(AccessGroup)) == 3
+
+
+def test_a_lookup_over_every_group_returns_each_groups_quads_and_nothing_else():
+    store = _store()
+    assert store.ox is not None
+    s, p = URIRef(f"{EX}node"), URIRef(f"{EX}p")
+    store.add([(s, p, Literal(g.token), g) for g in AccessGroup])
+    # The same subject in the default graph and in a foreign graph: not any access group's data.
+    for graph in (ox.DefaultGraph(), ox.NamedNode(f"{EX}graph/other")):
+        store.ox.add(ox.Quad(ox.NamedNode(str(s)), ox.NamedNode(str(p)), ox.Literal("outside"), graph))
+    assert sorted((g, str(o)) for _, _, o, g in store.quads(s)) == [(g, g.token) for g in AccessGroup]
+    assert [(g, str(o)) for _, _, o, g in store.quads(s, group=AccessGroup.PUBLIC)] == [
+        (AccessGroup.PUBLIC, AccessGroup.PUBLIC.token)]
