@@ -410,7 +410,8 @@ class FaultDetector:
             if offset is not None:
                 eligible &= fit[2] < cfg.short_offset_rss_ratio * offset[2]
             alerts = self._judge(t, fit, cfg.short_min_leak_a, self._short_held, cfg.short_persist_s, "", eligible)
-            secant = self._drift.contrast(OFFSET_COEF, prior[SECANT_OFFSET_FIT], SECANT_OFFSET_FIT)
+            secant = None if offset is None else \
+                self._drift.contrast(OFFSET_COEF, prior[SECANT_OFFSET_FIT], SECANT_OFFSET_FIT)
             if offset is not None and secant is not None:
                 alerts += self._steady_offset(t, [(offset, cfg.steady_offset_rss_ratio),
                                                   (secant, cfg.steady_offset_secant_rss_ratio)], fit[2])

@@ -172,19 +172,17 @@ class GraphStore:
     def quads(self, s: Node | None = None, p: Node | None = None, o: Node | None = None,
               group: AccessGroup | None = None) -> Iterator[Quad]:
         """Quads matching the pattern in the access-group graphs (one or all)."""
-        groups = [group] if group is not None else list(AccessGroup)
         if self.ox is not None:
             by_iri = {v: k for k, v in self._ox_graphs.items()}
-            pattern = (to_ox(s) if s is not None else None, to_ox(p) if p is not None else None,
-                       to_ox(o) if o is not None else None)
             # All groups: one walk over every graph (a node's list holds its quads of all graphs), not one per graph.
-            for graph in [self._ox_graphs[group]] if group is not None else [None]:
-                for q in self.ox.quads_for_pattern(*pattern, graph):
-                    g = by_iri.get(q.graph_name)
-                    if g is not None:  # the default graph and foreign graphs hold no access group's data
-                        yield from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), g
+            graph = self._ox_graphs[group] if group is not None else None
+            for q in self.ox.quads_for_pattern(to_ox(s) if s is not None else None, to_ox(p) if p is not None else None,
+                                               to_ox(o) if o is not None else None, graph):
+                g = by_iri.get(q.graph_name)
+                if g is not None:  # the default graph and foreign graphs hold no access group's data
+                    yield from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), g
         else:
-            for g in groups:
+            for g in [group] if group is not None else list(AccessGroup):
                 for s2, p2, o2 in self._contexts[g].triples((s, p, o)):
                     yield s2, p2, o2, g
 

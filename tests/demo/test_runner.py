@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -13,8 +14,6 @@ from packtwin.demo.runner import Demo, DemoOptions
 
 def _round_trip(url: str) -> bool:
     """Publish and receive one message on the broker at ``url``."""
-    import threading
-
     host, port, _ = broker_mod.parse_url(url)
     got = threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-own-broker")
