@@ -58,9 +58,28 @@ def to_ox_term(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     return hit  # type: ignore[return-value]
 
 
-def _subject_key(quad: Quad) -> str:
-    # Plain str comparison: rdflib terms order themselves in Python (rdflib.term.Identifier.__lt__), 8x slower.
-    return str.__str__(quad[0])  # type: ignore[arg-type]
+def _ox_subject_key(quad: ox.Quad) -> str:
+    return quad.subject.value
+
+
+OxTerm = ox.NamedNode | ox.BlankNode | ox.Literal
+# A quad in the backend's own terms: a pyoxigraph Quad (oxigraph) or the rdflib quad itself (memory).
+NativeQuad = ox.Quad | Quad
+
+
+def _object(q: NativeQuad) -> Node | OxTerm:
+    return q.object if isinstance(q, ox.Quad) else q[2]
+
+
+def _graph(q: NativeQuad) -> object:
+    return q.graph_name if isinstance(q, ox.Quad) else q[3]
+
+
+def _named(term: object, prefix: str) -> bool:
+    """Whether ``term`` is an IRI (rdflib or pyoxigraph) starting with ``prefix``."""
+    if isinstance(term, ox.NamedNode):
+        return term.value.startswith(prefix)
+    return isinstance(term, URIRef) and term.startswith(prefix)
 
 
 def graph_iri(base: str, group: AccessGroup) -> URIRef:
@@ -79,6 +98,7 @@ class GraphStore:
         self.version = 0
         self.graphs = {g: graph_iri(base_iri, g) for g in AccessGroup}
         self._ox_graphs = {g: ox.NamedNode(str(iri)) for g, iri in self.graphs.items()}
+        self._ox_graph_set = set(self._ox_graphs.values())
         if backend not in ("oxigraph", "memory"):
             raise ValueError(f"unknown store backend {backend!r}; expected oxigraph or memory")
         self.ox: ox.Store | None = None
@@ -101,43 +121,114 @@ class GraphStore:
 
     # -- writes --------------------------------------------------------------------------------------------------
     def add(self, quads: Iterable[Quad]) -> None:
+        self.add_native(self.native(quads))
+
+    def remove(self, quads: Iterable[Quad]) -> None:
+        self.remove_native(self.native(quads))
+
+    def native(self, quads: Iterable[Quad]) -> list[NativeQuad]:
+        """``quads`` in the backend's own terms (memoised term conversion for pyoxigraph)."""
+        if self.ox is None:
+            return list(quads)
+        graphs = self._ox_graphs
+        t = to_ox_term
+        return [ox.Quad(t(s), t(p), t(o), graphs[g]) for s, p, o, g in quads]
+
+    def add_native(self, quads: Sequence[NativeQuad]) -> None:
         self.version += 1
         if self.ox is not None:
-            graphs = self._ox_graphs
-            t = to_ox_term
             # pyoxigraph's in-memory store chains each node's quads in a list that a lookup by subject walks; adding a
             # batch in subject order puts those quads next to each other in memory, and such walks (every join on a
             # battery node) run 1.5-2x faster (measured with bench/sparql_dev.py on 10k cells).
-            batch = sorted(quads, key=_subject_key)
-            ox_quads = [ox.Quad(t(s), t(p), t(o), graphs[g]) for s, p, o, g in batch]
-            self.ox.extend(ox_quads)
-            self.added += len(ox_quads)
+            batch = sorted(quads, key=_ox_subject_key)
+            self.ox.extend(batch)
+            self.added += len(batch)
             if self._log is not None:
-                self._log.append((True, ox_quads))
+                self._log.append((True, batch))
         else:
             ctx = self._contexts
-            self.dataset.addN((s, p, o, ctx[g]) for s, p, o, g in quads)
+            self.dataset.addN((s, p, o, ctx[g]) for s, p, o, g in quads)  # type: ignore[misc]
 
-    def remove(self, quads: Iterable[Quad]) -> None:
+    def remove_native(self, quads: Sequence[NativeQuad]) -> None:
         self.version += 1
         if self.ox is not None:
-            graphs = self._ox_graphs
-            t = to_ox_term
-            ox_quads = [ox.Quad(t(s), t(p), t(o), graphs[g]) for s, p, o, g in quads]
+            ox_quads = list(quads)
             self.removed += len(ox_quads)
             by_subject = self.removed_by_subject
             for q in ox_quads:
-                self.ox.remove(q)
-                key = q.subject.value
+                self.ox.remove(q)  # type: ignore[arg-type]
+                key = q.subject.value  # type: ignore[union-attr]
                 n = by_subject[key] + 1
                 by_subject[key] = n
                 if n > self.most_removed_on_a_subject:
                     self.most_removed_on_a_subject = n
             if self._log is not None:
-                self._log.append((False, ox_quads))
+                self._log.append((False, ox_quads))  # type: ignore[arg-type]
         else:
-            for s, p, o, g in quads:
+            for s, p, o, g in quads:  # type: ignore[misc]
                 self.dataset.remove((s, p, o, self._contexts[g]))
+
+    def replace(self, old: Iterable[NativeQuad], new: Iterable[NativeQuad], collect_prefix: str) -> None:
+        """Remove the quads only in ``old``, add those of ``new`` not stored yet, then remove the nodes named
+        ``collect_prefix``... that lost their last referrer in their graph (their quads, recursively).
+
+        Quads in both stay untouched: pyoxigraph keeps every removed quad until the store is compacted, so an
+        unchanged quad removed and added again would cost as much as a changed one. The diff runs on native quads:
+        pyoxigraph's hash and compare in Rust, rdflib's terms in Python (5x the cost of a sync write)."""
+        old_set = set(old)
+        new_set = set(new)
+        gone = [q for q in old_set if q not in new_set]
+        self.remove_native(gone)
+        # Shared nodes (content-addressed values, semantic references) come with every conversion and are mostly
+        # stored already: counting them as added would overstate the live quads the compaction policy weighs.
+        self.add_native([q for q in new_set if q not in old_set and not self._contains(q)])
+        self._collect([(_object(q), _graph(q)) for q in gone], collect_prefix)
+
+    def _contains(self, q: NativeQuad) -> bool:
+        if self.ox is not None:
+            return q in self.ox
+        s, p, o, g = q  # type: ignore[misc]
+        return (s, p, o) in self._contexts[g]
+
+    def _collect(self, nodes: list[tuple[Node | OxTerm, object]], prefix: str) -> None:
+        while nodes:
+            node, g = nodes.pop()
+            if not _named(node, prefix) or next(self._match(None, node, g), None) is not None:
+                continue
+            quads = list(self._match(node, None, g))
+            self.remove_native(quads)
+            nodes += [(_object(q), g) for q in quads]
+
+    def _match(self, s: object, o: object, g: object) -> Iterator[NativeQuad]:
+        """Native quads with subject ``s`` / object ``o`` (``None``: any) in graph ``g`` (native, as in a quad)."""
+        if self.ox is not None:
+            return self.ox.quads_for_pattern(s, None, o, g)  # type: ignore[arg-type]
+        return ((s2, p2, o2, g) for s2, p2, o2 in self._contexts[g].triples((s, None, o)))  # type: ignore[index]
+
+    def subtree(self, root: URIRef, owned_prefix: str) -> list[NativeQuad]:
+        """The native quads (all access groups) of ``root`` and of the nodes below it whose IRIs start with
+        ``owned_prefix``, following objects."""
+        start: object = to_ox_term(root) if self.ox is not None else root
+        todo, seen, out = [start], set(), []
+        while todo:
+            node = todo.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            quads = self.native_quads(node)  # type: ignore[arg-type]
+            out += quads
+            todo += [o for q in quads if (o := _object(q)) != node and _named(o, owned_prefix)]
+        return out
+
+    def native_quads(self, s: Node | OxTerm | None = None, p: Node | OxTerm | None = None,
+                     o: Node | OxTerm | None = None) -> list[NativeQuad]:
+        """Native quads matching the pattern (terms native or rdflib) in every access-group graph."""
+        if self.ox is not None:
+            graphs = self._ox_graph_set
+            conv = [x if x is None or isinstance(x, OxTerm) else to_ox_term(x)
+                    for x in (s, p, o)]
+            return [q for q in self.ox.quads_for_pattern(*conv, None) if q.graph_name in graphs]  # type: ignore[misc]
+        return list(self.quads(s, p, o))  # type: ignore[arg-type]
 
     # -- compaction (see compaction.py) --------------------------------------------------------------------------
     def begin_copy(self) -> Iterator[ox.Quad]:
