@@ -38,6 +38,9 @@ class ChangeEvent:
     id_short_path: str | None = None
     # The identifiable (or element) after the change; for deletions, what was deleted where known.
     obj: object | None = field(default=None, compare=False)
+    # For a SUBMODEL update that only set element values: the idShortPaths of the elements set, so that followers
+    # (the RDF sync) can redo just those; None when anything may have changed.
+    changed_paths: tuple[str, ...] | None = None
 
 
 Subscriber = Callable[[ChangeEvent], None]

@@ -131,12 +131,15 @@ class Repository:
         self.bus.publish(ChangeEvent(Operation.UPDATED, target_of(obj), obj.id, obj=obj))
 
     def commit(self, obj: model.Identifiable, id_short_path: str | None = None,
-               operation: Operation = Operation.UPDATED, element: object | None = None) -> None:
-        """Persist an in-place change of ``obj``; ``id_short_path`` names the changed element, if one."""
+               operation: Operation = Operation.UPDATED, element: object | None = None,
+               changed_paths: Iterable[str] | None = None) -> None:
+        """Persist an in-place change of ``obj``; ``id_short_path`` names the changed element, if one.
+        ``changed_paths``: the change only set the values of these elements (see :class:`ChangeEvent`)."""
         with self.lock:
             self.store.commit(obj)
         if id_short_path is None:
-            self.bus.publish(ChangeEvent(operation, target_of(obj), obj.id, obj=obj))
+            paths = tuple(changed_paths) if changed_paths is not None else None
+            self.bus.publish(ChangeEvent(operation, target_of(obj), obj.id, obj=obj, changed_paths=paths))
         else:
             self.bus.publish(ChangeEvent(operation, Target.SUBMODEL_ELEMENT, obj.id, id_short_path, obj=element))
 

@@ -47,19 +47,23 @@ def set_values(repo: Repository, submodel_id: str, values: list[tuple[str, str]]
             return 0
         done = 0
         missing = []
+        set_paths = []
         for path, lexical in values:
             node = _find(sm, path)
             if isinstance(node, model.Property):
                 node.value = model.datatypes.from_xsd(lexical, node.value_type)
+                set_paths.append(path)
                 done += 1
             elif node is None:
                 missing.append(path)
+        added = 0
         if missing and sm.id_short == "ProductCondition":
-            done += _add_from_template(sm, [(p, v) for p, v in values if p.split(".")[0] in
+            added = _add_from_template(sm, [(p, v) for p, v in values if p.split(".")[0] in
                                             {m.split(".")[0] for m in missing}], missing)
-        if done:
-            repo.commit(sm)
-    return done
+        if done or added:
+            # Only values changed unless elements were added: followers may redo just those elements.
+            repo.commit(sm, changed_paths=None if added else set_paths)
+    return done + added
 
 
 def _find(root: model.Submodel, path: str) -> model.SubmodelElement | None:

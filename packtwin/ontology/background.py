@@ -87,12 +87,20 @@ class BackgroundRdf:
         return True
 
     def _on_event(self, event: ChangeEvent) -> None:
-        # Element events are applied as an update of their submodel: coalescing keeps the queue bounded.
+        # Element events are applied as an update of their submodel: coalescing keeps the queue bounded. The changed
+        # paths of value updates add up; once any change of the submodel is not one, the whole submodel is redone.
+        paths = event.changed_paths
         if event.target is Target.SUBMODEL_ELEMENT:
+            paths = (event.id_short_path or "",)
             event = ChangeEvent(Operation.UPDATED, Target.SUBMODEL, event.identifiable_id)
         with self._cond:
-            self._pending.pop(event.identifiable_id, None)
-            self._pending[event.identifiable_id] = ChangeEvent(event.operation, event.target, event.identifiable_id)
+            before = self._pending.pop(event.identifiable_id, None)
+            if before is not None and paths is not None:
+                paths = before.changed_paths + paths if before.changed_paths is not None else None
+            if event.operation is not Operation.UPDATED:
+                paths = None
+            self._pending[event.identifiable_id] = ChangeEvent(event.operation, event.target, event.identifiable_id,
+                                                               changed_paths=paths)
             self._idle = False
             self._cond.notify_all()
 
@@ -109,6 +117,9 @@ class BackgroundRdf:
                 batch = [self._pending.popitem(last=False)[1] for _ in range(min(self.chunk, len(self._pending)))]
             started = time.monotonic()
             for event in batch:
+                if event.changed_paths is not None and event.identifiable_id not in done:
+                    # Not loaded yet: the first conversion must be whole (the load skips it from now on).
+                    event = ChangeEvent(event.operation, event.target, event.identifiable_id)
                 self._apply(event)
                 done.add(event.identifiable_id)
             for _ in range(self.chunk):

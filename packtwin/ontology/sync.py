@@ -37,7 +37,7 @@ from packtwin.ontology.aas_rdf import (
     p,
 )
 from packtwin.ontology.compaction import CompactionPolicy, Compactor
-from packtwin.ontology.store import GraphStore
+from packtwin.ontology.store import GraphStore, NativeQuad
 from packtwin.submodels.access import AccessGroup, own_access_group
 
 logger = logging.getLogger(__name__)
@@ -102,9 +102,11 @@ class RdfSync:
         with self.lock:
             self.events += 1
             if event.target is Target.SUBMODEL_ELEMENT:
-                self._element_changed(event)
+                self._elements_changed(event.identifiable_id, [event.id_short_path or ""])
             elif event.operation is Operation.DELETED:
                 self._remove_identifiable(event.identifiable_id)
+            elif event.target is Target.SUBMODEL and event.changed_paths is not None:
+                self._elements_changed(event.identifiable_id, event.changed_paths)
             else:
                 obj = event.obj if isinstance(event.obj, model.Identifiable) else self.repo.get(event.identifiable_id)
                 self._replace_identifiable(obj)
@@ -112,7 +114,7 @@ class RdfSync:
                 self.compactor.maybe_start()
 
     def _replace_identifiable(self, obj: model.Identifiable) -> None:
-        old = self._subtree(identifiable_iri(obj.id), str(element_iri(obj.id, "")))
+        old = self.store.subtree(identifiable_iri(obj.id), str(element_iri(obj.id, "")))
         about, owned = battery.derive(obj)
         self._replace(old, convert_identifiable(obj) + owned)
         self._set_about(obj.id, about)
@@ -122,68 +124,39 @@ class RdfSync:
         self._remove_subtree(node, str(element_iri(identifier, "")))
         self._set_about(identifier, [])
 
-    def _element_changed(self, event: ChangeEvent) -> None:
+    def _elements_changed(self, submodel_id: str, paths: Iterable[str]) -> None:
+        """Redo the subtrees of the top-level elements holding ``paths`` (and the submodel's battery triples)."""
         try:
-            sm = self.repo.get_submodel(event.identifiable_id)
+            sm = self.repo.get_submodel(submodel_id)
         except KeyError:
-            self._remove_identifiable(event.identifiable_id)
+            self._remove_identifiable(submodel_id)
             return
-        path = event.id_short_path or ""
-        top = path.split(".", 1)[0].split("[", 1)[0]
-        top_node = element_iri(sm.id, top)
-        # The link from the submodel lives in the element's graph, which may have changed with the element.
-        old = list(self.store.quads(identifiable_iri(sm.id), _SUBMODEL_ELEMENTS, top_node))
-        old += self._subtree(top_node, str(top_node))
-        try:
-            element = sm.get_referable(top)
-        except KeyError:
-            element = None
         sm_own = own_access_group(sm)
+        group = sm_own if sm_own is not None else AccessGroup.PUBLIC
+        sm_node = identifiable_iri(sm.id)
+        old: list[NativeQuad] = []
         out = _Out()
-        if element is not None:
-            link_submodel_element(sm, element, sm_own if sm_own is not None else AccessGroup.PUBLIC, out)
+        for top in dict.fromkeys(path.split(".", 1)[0].split("[", 1)[0] for path in paths):
+            top_node = element_iri(sm.id, top)
+            # The link from the submodel lives in the element's graph, which may have changed with the element.
+            old += self.store.native_quads(sm_node, _SUBMODEL_ELEMENTS, top_node)
+            old += self.store.subtree(top_node, str(top_node))
+            try:
+                element = sm.get_referable(top)
+            except KeyError:
+                continue
+            link_submodel_element(sm, element, group, out)
         about, owned = battery.derive(sm)
         self._replace(old, out.quads + owned)
         self._set_about(sm.id, about)
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _remove_subtree(self, root: URIRef, owned_prefix: str) -> None:
-        self._replace(self._subtree(root, owned_prefix), [])
+        self.store.replace(self.store.subtree(root, owned_prefix), [], VALUE_PREFIX)
 
-    def _subtree(self, root: URIRef, owned_prefix: str) -> list[Quad]:
-        """The quads of ``root`` and of the element nodes below it (objects starting with ``owned_prefix``)."""
-        todo = [root]
-        out: list[Quad] = []
-        seen: set[URIRef] = set()
-        while todo:
-            node = todo.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            quads = list(self.store.quads(node))
-            out += quads
-            todo += [o for _, _, o, _ in quads if isinstance(o, URIRef) and o != node and str(o).startswith(owned_prefix)]
-        return out
-
-    def _replace(self, old: list[Quad], new: list[Quad]) -> None:
-        """Remove the quads only in ``old``, add those only in ``new``, then release the value nodes nobody uses any
-        more. Quads in both stay untouched: pyoxigraph keeps every removed quad until the store is compacted, so an
-        unchanged quad removed and added again would cost as much as a changed one."""
-        old_set = set(old)
-        new_set = set(new)
-        gone = [q for q in old_set if q not in new_set]
-        self.store.remove(gone)
-        self.store.add([q for q in dict.fromkeys(new) if q not in old_set])
-        self._release([(o, g) for _, _, o, g in gone if isinstance(o, URIRef) and str(o).startswith(VALUE_PREFIX)])
-
-    def _release(self, nodes: list[tuple[URIRef, AccessGroup]]) -> None:
-        while nodes:
-            node, g = nodes.pop()
-            if self.store.has_object(node, g):
-                continue
-            quads = list(self.store.quads(node, None, None, g))
-            self.store.remove(quads)
-            nodes += [(o, g) for _, _, o, _ in quads if isinstance(o, URIRef) and str(o).startswith(VALUE_PREFIX)]
+    def _replace(self, old: list[NativeQuad], new: list[Quad]) -> None:
+        """Put ``new`` in place of ``old`` (see :meth:`GraphStore.replace`); value nodes nobody uses go too."""
+        self.store.replace(old, self.store.native(new), VALUE_PREFIX)
 
     def _set_about(self, identifier: str, quads: list[Quad]) -> None:
         old = self._about.pop(identifier, [])

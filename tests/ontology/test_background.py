@@ -50,3 +50,22 @@ def test_the_initial_load_completes_under_a_steady_stream_of_writes():
         assert bg.store.all_quads() == fresh.all_quads()
     finally:
         bg.stop()
+
+
+def test_a_value_update_of_a_submodel_not_loaded_yet_loads_it_whole():
+    repo = Repository()
+    repo.add_many(build_test_fleet(packs=1, modules=2, cells=3, seed=5, with_concept_descriptions=False))
+    cell_pc = next(sm for sm in repo.submodels() if sm.id_short == "ProductCondition" and "/cell/" in sm.id)
+    bg = BackgroundRdf(repo, GraphStore(), chunk=2, duty=0.5).start()
+    try:
+        # Cells load last: this event comes before the load reaches the submodel, and names one element of it.
+        soc = cell_pc.get_referable("StateOfCharge").get_referable("StateOfChargeValue")
+        with repo.lock:
+            soc.value = 12.5
+            repo.commit(cell_pc, changed_paths=["StateOfCharge.StateOfChargeValue"])
+        assert bg.wait_idle(60) and bg.loaded == bg.total
+        fresh = GraphStore()
+        convert_all(list(repo), fresh)
+        assert bg.store.all_quads() == fresh.all_quads()
+    finally:
+        bg.stop()

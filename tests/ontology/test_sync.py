@@ -12,6 +12,7 @@ from rdflib.compare import isomorphic
 
 from packtwin.aas.events import Operation
 from packtwin.aas.repository import Repository
+from packtwin.ontology.aas_rdf import VALUE_PREFIX, element_iri
 from packtwin.ontology.store import GraphStore
 from packtwin.ontology.sync import RdfSync, convert_all
 from packtwin.submodels.access import AccessGroup, set_access_group
@@ -42,10 +43,10 @@ def _random_value(prop: model.Property, rng: random.Random) -> object:
 
 def random_writes(repo: Repository, n: int, rng: random.Random) -> dict[str, int]:
     """``n`` writes of the kinds the API and the workers do; returns how many of each kind ran."""
-    kinds = dict.fromkeys(("value", "add-event", "remove-event", "access-group", "replace-submodel",
+    kinds = dict.fromkeys(("value", "values", "add-event", "remove-event", "access-group", "replace-submodel",
                            "delete-recreate-shell", "delete-recreate-submodel"), 0)
     for _ in range(n):
-        kind = rng.choices(list(kinds), weights=[70, 8, 6, 4, 6, 3, 3])[0]
+        kind = rng.choices(list(kinds), weights=[60, 10, 8, 6, 4, 6, 3, 3])[0]
         sms = repo.submodels()
         sm = rng.choice(sms)
         if kind == "value":
@@ -55,6 +56,14 @@ def random_writes(repo: Repository, n: int, rng: random.Random) -> dict[str, int
             path, prop = rng.choice(props)
             prop.value = _random_value(prop, rng)
             repo.commit(sm, path, element=prop)
+        elif kind == "values":  # an estimator's record: several values set, one commit naming them
+            props = _properties(sm)
+            if not props:
+                continue
+            chosen = rng.sample(props, min(len(props), rng.randrange(1, 6)))
+            for _path, prop in chosen:
+                prop.value = _random_value(prop, rng)
+            repo.commit(sm, changed_paths=[path for path, _ in chosen])
         elif kind in ("add-event", "remove-event"):
             pcs = [s for s in sms if s.id_short == "ProductCondition"]
             sm = rng.choice(pcs)
@@ -130,6 +139,29 @@ def test_element_write_updates_lifecycle_triple_and_its_graph():
     set_access_group(sm.get_referable("StateOfCharge"), AccessGroup.PUBLIC)
     repo.commit(sm, "StateOfCharge", element=sm.get_referable("StateOfCharge"))
     assert [float(r[0]) for r in store.query(q, [AccessGroup.PUBLIC])] == [42.5]
+
+
+def test_a_value_update_of_a_submodel_redoes_only_the_elements_it_names():
+    repo = Repository()
+    repo.add_many(build_test_fleet(packs=1, modules=1, cells=1, seed=1, with_concept_descriptions=False))
+    store = GraphStore()
+    RdfSync(repo, store).start()
+    sm = next(s for s in repo.submodels() if s.id_short == "ProductCondition" and "/cell/" in s.id)
+    sm.get_referable("StateOfCharge").get_referable("StateOfChargeValue").value = 37.5
+    sm.get_referable("RemainingCapacity").get_referable("RemainingCapacityValue").value = 4.25
+    removed_before = store.removed
+    repo.commit(sm, changed_paths=["StateOfCharge.StateOfChargeValue", "RemainingCapacity.RemainingCapacityValue"])
+    q = "SELECT ?soc ?cap WHERE { ?c pt:level 'cell' ; pt:stateOfCharge ?soc ; pt:remainingCapacity ?cap }"
+    assert [(float(a), float(b)) for a, b in store.query(q)] == [(37.5, 4.25)]
+    # Only quads of the two named elements, of value nodes and of the cell's own lifecycle triples were removed.
+    named = tuple(str(element_iri(sm.id, top)) for top in ("StateOfCharge", "RemainingCapacity"))
+    cell = next(iter(store.query("SELECT ?c WHERE { ?c pt:level 'cell' }")))[0]
+    touched = set(store.removed_by_subject) - {str(cell)}
+    assert 0 < store.removed - removed_before < 20
+    assert touched and all(s.startswith(named) or s.startswith(VALUE_PREFIX) for s in touched), touched
+    fresh = GraphStore()
+    convert_all(list(repo), fresh)
+    assert store.all_quads() == fresh.all_quads()
 
 
 def _in_pack(store: GraphStore, groups: list[AccessGroup]) -> set[tuple[str, str]]:

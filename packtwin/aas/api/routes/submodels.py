@@ -148,7 +148,8 @@ def make_routes(prefix: str, locate: Locator, deletable: bool = False,
 
         def write() -> None:
             valueonly.apply(valueonly.stage_collection(sm.submodel_element, raw, ""))
-            state.repo.commit(sm)
+            # A ValueOnly PATCH sets values of the elements it names and nothing else.
+            state.repo.commit(sm, changed_paths=list(raw))
         await locked(state, write)
         return no_content()
 
