@@ -2,7 +2,10 @@
 ``packtwin/v1/{pack_id}/estimate``; this writer takes them and sets the pack's Digital Battery Passport values
 (IDTA 02035-5 Product Condition, the fade values of 02035-4 Technical Data) through the AAS HTTP API of whatever
 server holds the twins -- ``packtwin serve`` or an Eclipse BaSyx submodel repository -- with one
-``PATCH .../submodel-elements/{idShortPath}/$value`` per value (the ValueOnly form every AAS server has). The
+``PATCH /submodels/{id}/$value`` per submodel (its ValueOnly form, naming just the values written: one request and
+one change event on the server instead of one per value). Where the server refuses that (an element the twin lacks,
+or a server without the operation) the values go one by one, ``PATCH .../submodel-elements/{idShortPath}/$value``,
+and the missing elements are added from the template. The
 estimate's per-cell values go to the cells' passports the same way, ``cells_per_write`` cells per pack write in
 turn (a pack of 96 cells is refreshed over 12 writes at the default 8), the cell twins found through the pack's
 BoMs (:mod:`packtwin.connectors.remote.bom`). Alerts (``packtwin/v1/{pack_id}/alert``) are written at once as a
@@ -47,6 +50,30 @@ SHARE_GROUP = "packtwin-passport"
 PASSPORT_SUBMODELS = frozenset({"ProductCondition", "TechnicalData"})
 
 
+# Statuses on which a submodel's ValueOnly PATCH is retried value by value: an element missing (400 from packtwin,
+# 404 elsewhere), or the operation not offered (405, 501).
+FALLBACK_STATUSES = frozenset({400, 404, 405, 501})
+
+
+def value_tree(values: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """The ValueOnly form of a submodel holding just ``values`` (dot-separated idShort paths, lexical values);
+    None when a path runs through a list item (``[i]``) or is both a value and a parent, which the form cannot say."""
+    tree: dict[str, Any] = {}
+    for path, value in values:
+        if "[" in path:
+            return None
+        *parents, leaf = path.split(".")
+        node = tree
+        for name in parents:
+            node = node.setdefault(name, {})
+            if not isinstance(node, dict):
+                return None
+        if leaf in node:
+            return None
+        node[leaf] = value
+    return tree
+
+
 @dataclass
 class WritebackStats:
     messages: int = 0
@@ -54,6 +81,7 @@ class WritebackStats:
     superseded: int = 0        # estimates replaced by a newer one before their write was due
     packs_written: int = 0
     values_written: int = 0
+    value_requests: int = 0    # PATCH requests for values (one per submodel, or one per value where refused)
     value_errors: int = 0
     events_written: int = 0
     events_known: int = 0      # alerts of a kind the passport already records for that pack
@@ -322,11 +350,33 @@ class PassportWriteback:
     def _write(self, ids: TwinIds, values: list[tuple[str, str, str]]) -> int:
         """Set ``values`` in the twin's submodels; Product Condition elements the twin lacks are added from the
         template. Returns how many values the server took."""
+        by_submodel: dict[str, list[tuple[str, str]]] = {}
+        for submodel, path, value in values:
+            by_submodel.setdefault(submodel, []).append((path, value))
+        ok = sum(self._write_submodel(ids, submodel, pairs) for submodel, pairs in by_submodel.items())
+        self.stats.values_written += ok
+        return ok
+
+    def _write_submodel(self, ids: TwinIds, submodel: str, pairs: list[tuple[str, str]]) -> int:
+        submodel_id = ids.submodel_id(submodel)
+        tree = value_tree(pairs)
+        if tree is not None and len(pairs) > 1:
+            try:
+                self.stats.value_requests += 1
+                self.aas.patch_submodel_value(submodel_id, tree)
+                return len(pairs)
+            except RemoteError as exc:
+                # Nothing was set (the server checks every value first): retry value by value, unless the server
+                # refused the caller or did not answer, which one request per value would only repeat.
+                if exc.status not in FALLBACK_STATUSES:
+                    self._value_error(f"passport values of {ids.serial} in {submodel} not written: {exc}")
+                    return 0
         ok = 0
         missing: list[str] = []
-        for submodel, path, value in values:
+        for path, value in pairs:
             try:
-                self.aas.patch_value(ids.submodel_id(submodel), path, value)
+                self.stats.value_requests += 1
+                self.aas.patch_value(submodel_id, path, value)
                 ok += 1
             except RemoteError as exc:
                 if exc.status == 404 and submodel == PRODUCT_CONDITION:
@@ -334,9 +384,7 @@ class PassportWriteback:
                     continue
                 self._value_error(f"passport value {submodel} {path} of {ids.serial} not written: {exc}")
         if missing:
-            ok += self._add_missing(ids.submodel_id(PRODUCT_CONDITION), ids.serial, missing,
-                                    [(p, v) for s, p, v in values if s == PRODUCT_CONDITION])
-        self.stats.values_written += ok
+            ok += self._add_missing(submodel_id, ids.serial, missing, pairs)
         return ok
 
     def _value_error(self, message: str) -> None:

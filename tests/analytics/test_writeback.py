@@ -13,7 +13,13 @@ import pytest
 from packtwin.aas.ids import Level, TwinIds, cell_serial, module_serial, pack_serial
 from packtwin.analytics.passport import EstimateRecord, passport_values
 from packtwin.analytics.service import estimate_message
-from packtwin.analytics.writeback import PassportWriteback, parse_alert, parse_cells, parse_estimate
+from packtwin.analytics.writeback import (
+    PassportWriteback,
+    parse_alert,
+    parse_cells,
+    parse_estimate,
+    value_tree,
+)
 from packtwin.connectors import topics
 from packtwin.connectors.remote.client import AasClient
 from packtwin.settings import Settings
@@ -155,6 +161,41 @@ def test_cell_values_are_not_written_when_the_pack_bom_has_other_cells(server):
     two = parse_cells({"rated_capacity_ah": 5.0, "soc": [0.1, 0.2], "capacity_ah": [4.0, None]})
     assert writer.write_cells(PACK, 1_790_000_000.0, two) > 0
     assert float(_value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue", cell)) == 10.0
+
+
+def test_a_record_is_one_value_patch_per_submodel_and_value_by_value_where_the_server_refuses_it(server):
+    aas = AasClient(server.url, api_key=KEY)
+    writer = PassportWriteback(aas, BASE, "mqtt://127.0.0.1:1")  # not started: no broker needed
+    cell = TwinIds(BASE, Level.CELL, CELLS[1])
+    t0 = 1_790_000_000.0
+    rec = EstimateRecord(timestamp=t0, soc=0.61, capacity_ah=4.7, rated_capacity_ah=5.0, full_equivalent_cycles=12.0,
+                         resistance_increase_pct=3.5)
+    values = [(v.submodel, v.id_short_path, v.value) for v in passport_values(rec)]
+    submodels = {s for s, _, _ in values}
+    assert writer._write(cell, values) == len(values)
+    assert writer.stats.value_requests == len(submodels) == 2 and writer.stats.value_errors == 0
+    assert float(_value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue", cell)) == 61.0
+    assert float(_value(aas, "ProductCondition", "NumberOfFullCycles.NumberOfFullCyclesValue", cell)) == 12.0
+    assert float(_value(aas, "TechnicalData", "TechnicalPropertyAreas.Resistance.InternalResistanceIncreaseOfBatteryCellLevel",
+                        cell)) == 3.5
+    # The twin has no remaining useful life element yet (400 on the whole PATCH, nothing set): value by value, the
+    # missing element added from the template; a value the server refuses is counted and the others still land.
+    later = EstimateRecord(timestamp=t0 + 60, soc=0.55, capacity_ah=4.6, remaining_useful_life_days=321.0)
+    values = [(v.submodel, v.id_short_path, v.value) for v in passport_values(later)]
+    values.append(("ProductCondition", "NumberOfFullCycles.NumberOfFullCyclesValue", "many"))
+    assert writer._write(cell, values) == len(values) - 1
+    assert writer.stats.value_requests == 2 + 1 + len(values)
+    assert writer.stats.value_errors == 1 and "NumberOfFullCycles" in writer.stats.last_error
+    assert float(_value(aas, "ProductCondition", "StateOfCharge.StateOfChargeValue", cell)) == 55.0
+    assert float(_value(aas, "ProductCondition", "RemainingUsefulLife.RemainingUsefulLifeValue", cell)) == 321.0
+    assert float(_value(aas, "ProductCondition", "NumberOfFullCycles.NumberOfFullCyclesValue", cell)) == 12.0
+
+
+def test_value_tree_is_the_valueonly_form_of_the_paths_or_none():
+    assert value_tree([("A.B", "1"), ("A.C", "2"), ("D", "x")]) == {"A": {"B": "1", "C": "2"}, "D": "x"}
+    assert value_tree([("A.B[0]", "1")]) is None
+    assert value_tree([("A", "1"), ("A.B", "2")]) is None
+    assert value_tree([("A.B", "1"), ("A", "2")]) is None
 
 
 @pytest.mark.parametrize(("payload", "reason"), [

@@ -103,5 +103,10 @@ class AasClient:
         self._request("PATCH", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}/$value",
                       json=value)
 
+    def patch_submodel_value(self, submodel_id: str, value: dict[str, Any]) -> None:
+        """Set the values of the elements ``value`` names, in the submodel's ValueOnly form (PATCH is partial: the
+        elements it does not name keep theirs): one request, and one change on the server, for many values."""
+        self._request("PATCH", f"{SUBMODELS}/{encode_id(submodel_id)}/$value", json=value)
+
     def delete_element(self, submodel_id: str, id_short_path: str) -> None:
         self._request("DELETE", f"{SUBMODELS}/{encode_id(submodel_id)}/submodel-elements/{id_short_path}")
