@@ -7,13 +7,12 @@ without deep-copying the basyx object tree (a deep copy of an element would drag
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from basyx.aas import model
-from basyx.aas.adapter.json import json_serialization
 
+from packtwin.aas.serialization import to_jsonable
 from packtwin.submodels.access import EXTENSION_NAME, AccessGroup
 
 # Keys under which AAS JSON nests child elements (Submodel, SMC/SML, Entity, AnnotatedRelationshipElement).
@@ -22,7 +21,7 @@ _CHILD_KEYS = ("submodelElements", "value", "statements", "annotations")
 
 def to_dict(obj: model.Referable) -> dict[str, Any]:
     """The AAS JSON of a basyx identifiable or submodel element, as a dict."""
-    return json.loads(json.dumps(obj, cls=json_serialization.AASToJsonEncoder))
+    return to_jsonable(obj)
 
 
 def own_group(node: dict[str, Any]) -> AccessGroup | None:

@@ -6,32 +6,21 @@ import json
 from typing import Any
 
 from basyx.aas import model
-from basyx.aas.adapter.json import json_deserialization, json_serialization
+from basyx.aas.adapter.json import json_deserialization
 from starlette.responses import Response
 
 from packtwin.aas.api.errors import ApiError
+from packtwin.aas.serialization import AASJsonEncoder
 
 _Decoder = json_deserialization.StrictAASFromJsonDecoder
 
 
-class StableEncoder(json_serialization.AASToJsonEncoder):
-    """basyx's encoder, without empty arrays, and with a shell's submodel references in id order: basyx keeps them
+class StableEncoder(AASJsonEncoder):
+    """packtwin's encoder, without empty arrays, and with a shell's submodel references in id order: basyx keeps them
     in a set, whose order changes from one process to the next (string hashing is randomised)."""
 
-    # type -> serialiser, resolved once per type exactly as basyx does (first isinstance match in its mapping's
-    # order); basyx rebuilds that mapping and walks it with isinstance for every object, the bulk of its cost.
-    _dispatch: dict[type, Any] = {}
-
     def default(self, obj: object) -> object:
-        fn = self._dispatch.get(type(obj))
-        if fn is None:
-            for typ, candidate in self._get_aas_class_serializers().items():
-                if isinstance(obj, typ):
-                    fn = self._dispatch[type(obj)] = candidate
-                    break
-            else:
-                return super().default(obj)
-        data = fn(obj)
+        data = super().default(obj)
         if isinstance(data, dict):
             # AAS JSON forbids empty arrays (minItems 1); basyx writes e.g. an Entity's empty specificAssetIds as [].
             return {k: v for k, v in data.items() if not (isinstance(v, list) and not v)}
