@@ -124,12 +124,18 @@ def test_synced_graph_equals_a_fresh_conversion_after_random_repository_writes()
         assert isomorphic(a, b)
 
 
-def test_element_write_updates_lifecycle_triple_and_its_graph():
+def _synced_cell() -> tuple[Repository, GraphStore, model.Submodel]:
+    """A one-cell fleet followed by the sync, and the cell's Product Condition."""
     repo = Repository()
     repo.add_many(build_test_fleet(packs=1, modules=1, cells=1, seed=1, with_concept_descriptions=False))
     store = GraphStore()
     RdfSync(repo, store).start()
     sm = next(s for s in repo.submodels() if s.id_short == "ProductCondition" and "/cell/" in s.id)
+    return repo, store, sm
+
+
+def test_element_write_updates_lifecycle_triple_and_its_graph():
+    repo, store, sm = _synced_cell()
     prop = sm.get_referable("StateOfCharge").get_referable("StateOfChargeValue")
     prop.value = 42.5
     repo.commit(sm, "StateOfCharge.StateOfChargeValue", element=prop)
@@ -142,11 +148,7 @@ def test_element_write_updates_lifecycle_triple_and_its_graph():
 
 
 def test_a_value_update_of_a_submodel_redoes_only_the_elements_it_names():
-    repo = Repository()
-    repo.add_many(build_test_fleet(packs=1, modules=1, cells=1, seed=1, with_concept_descriptions=False))
-    store = GraphStore()
-    RdfSync(repo, store).start()
-    sm = next(s for s in repo.submodels() if s.id_short == "ProductCondition" and "/cell/" in s.id)
+    repo, store, sm = _synced_cell()
     sm.get_referable("StateOfCharge").get_referable("StateOfChargeValue").value = 37.5
     sm.get_referable("RemainingCapacity").get_referable("RemainingCapacityValue").value = 4.25
     removed_before = store.removed
