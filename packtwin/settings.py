@@ -33,6 +33,9 @@ class Settings:
     cors_origins: str = "*"
     estimate_period_s: float = 5.0
     latest_values_period_s: float = 1.0
+    # /sparql: how old the store snapshot a query sees may be while writes go on (docs/rdf.md §6); 0 =
+    # read-your-writes, a fresh query process after each write.
+    sparql_max_staleness_s: float = 0.0
 
     @property
     def data_path(self) -> Path:

@@ -117,7 +117,7 @@ class Demo:
         from packtwin.demo.fleetdata import load_fleet
         from packtwin.demo.live import LiveFleet
         from packtwin.ontology.background import BackgroundRdf
-        from packtwin.ontology.endpoint import sparql_routes
+        from packtwin.ontology.endpoint import EndpointSettings, sparql_routes
         from packtwin.settings import load_settings
         from packtwin.sim.model import PackDesign
         from packtwin.sim.simulator import Simulator
@@ -181,10 +181,13 @@ class Demo:
 
         rdf = BackgroundRdf(repo, duty=0.25)
         self.rdf = rdf
+        # The estimators write the graph ~45 times a second: with read-your-writes every query would fork a fresh
+        # query process; answers from a snapshot at most 2 s old are warm.
+        sparql_settings = EndpointSettings(max_staleness_s=2.0)
         dashboard = Dashboard(live, ts, hub, self.status, accounts=keys, rated_capacity_ah=cell_spec.capacity_ah,
                               cycle_scale=o.ageing_factor)
         app = create_app(repo, settings, auth=auth, files=supplementary_files(spec),
-                         extra_routes=[*sparql_routes(rdf.store, resolve_role, lock=rdf.lock),
+                         extra_routes=[*sparql_routes(rdf.store, resolve_role, sparql_settings, lock=rdf.lock),
                                        *dashboard_routes(dashboard)])
         server = _Server(app, sock)
         server.start()

@@ -69,6 +69,9 @@ class EndpointSettings:
     max_query_bytes: int = 100_000
     # Concurrent queries; more wait up to the timeout, then get 503.
     max_parallel: int = 2
+    # How old the snapshot a query sees may be while writes go on (snapshots.py). 0: every write made before a
+    # query is in its answer (read-your-writes), at the price of a fresh query process after every write.
+    max_staleness_s: float = 0.0
 
 
 class QueryError(Exception):
@@ -299,7 +302,7 @@ def sparql_routes(store: GraphStore, role_of: RoleResolver, settings: EndpointSe
     """The endpoint as routes for the packtwin server (``create_app(..., extra_routes=sparql_routes(...))``)."""
     settings = settings or EndpointSettings()
     slots = threading.BoundedSemaphore(settings.max_parallel)
-    pool = SnapshotPool(store, _handle, lock, max_idle=settings.max_parallel)
+    pool = SnapshotPool(store, _handle, lock, max_idle=settings.max_parallel, max_staleness_s=settings.max_staleness_s)
 
     def run(query: str, role: Role, accept: str, graphs: tuple[list[str], list[str]]) -> Answer:
         if not slots.acquire(timeout=settings.timeout_s):

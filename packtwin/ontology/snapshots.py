@@ -5,7 +5,9 @@ cancel one). A child made for one query pays for the pages its reads touch -- py
 store's memory, so each touched page is copied -- which made a query 3-7x slower in a fresh child than in-process.
 So a child stays: it answers queries as long as the store has not changed since it was forked
 (``GraphStore.version``), then it is replaced by one forked from the current store; a child that overruns a deadline
-is killed. Idle children are kept up to the number of query slots.
+is killed. Idle children are kept up to the number of query slots. With ``max_staleness_s`` a child also answers
+from its snapshot while it is at most that old, whatever was written since: on a store written many times a second
+(estimates of a live fleet) every query would otherwise pay a fresh child.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +69,7 @@ class _Child:
         # Forked under the writers' lock: no write is half-applied in the snapshot, and the version read is its.
         with lock if lock is not None else contextlib.nullcontext():
             self.version = store.version
+            self.forked_at = time.monotonic()
             self.proc.start()
         child_end.close()
         self.queries = 0
@@ -83,11 +87,12 @@ class SnapshotPool:
     ``handle(store, *request)`` as computed there; raises TimeoutError (child killed) or EOFError (child died)."""
 
     def __init__(self, store: GraphStore, handle: Callable[..., tuple[str, Any]], lock: threading.RLock | None = None,
-                 max_idle: int = 2) -> None:
+                 max_idle: int = 2, max_staleness_s: float = 0.0) -> None:
         self.store = store
         self.handle = handle
         self.lock = lock
         self.max_idle = max_idle
+        self.max_staleness_s = max_staleness_s
         self._idle: list[_Child] = []
         self._mutex = threading.Lock()
         self.forks = 0
@@ -98,7 +103,7 @@ class SnapshotPool:
         with self._mutex:
             while self._idle:
                 c = self._idle.pop()
-                if c.version == self.store.version and c.proc.is_alive():
+                if self._current(c) and c.proc.is_alive():
                     child = c
                     break
                 stale.append(c)
@@ -110,12 +115,16 @@ class SnapshotPool:
         return child
 
     def _give_back(self, child: _Child) -> None:
-        keep = child.queries < MAX_QUERIES_PER_CHILD and child.version == self.store.version
+        keep = child.queries < MAX_QUERIES_PER_CHILD and self._current(child)
         with self._mutex:
             if keep and len(self._idle) < self.max_idle:
                 self._idle.append(child)
                 return
         child.close()
+
+    def _current(self, child: _Child) -> bool:
+        """Whether ``child``'s snapshot may answer: the store unchanged since, or the snapshot young enough."""
+        return child.version == self.store.version or time.monotonic() - child.forked_at <= self.max_staleness_s
 
     def run(self, request: tuple, timeout_s: float) -> tuple[str, Any]:
         child = self._take()

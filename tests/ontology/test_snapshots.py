@@ -73,3 +73,19 @@ def test_a_child_ends_on_sigterm_whatever_handler_the_server_installed():
     finally:
         signal.signal(signal.SIGTERM, old)
         pool.close()
+
+
+def test_with_a_staleness_bound_a_child_answers_from_its_snapshot_while_writes_go_on():
+    store = GraphStore("oxigraph")
+    store.add(_quads(10))
+    pool = SnapshotPool(store, _handle, max_idle=1, max_staleness_s=60.0)
+    try:
+        assert _count(pool) == 10
+        store.add(_quads(5, start=10))
+        assert _count(pool) == 10  # the snapshot is under a minute old: no new child, the write not seen yet
+        assert pool.forks == 1
+        pool._idle[0].forked_at -= 61.0  # the snapshot turns older than the bound
+        assert _count(pool) == 15
+        assert pool.forks == 2
+    finally:
+        pool.close()
