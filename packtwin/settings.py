@@ -33,8 +33,14 @@ class Settings:
     cors_origins: str = "*"
     estimate_period_s: float = 5.0
     latest_values_period_s: float = 1.0
-    # /sparql: how old the store snapshot a query sees may be while writes go on (docs/rdf.md §6); 0 =
-    # read-your-writes, a fresh query process after each write.
+    # /sparql (docs/rdf.md §6): per-query time limit (the query is stopped, 400), most rows or triples in one
+    # answer (the rest cut, X-SPARQL-Truncated), longest query text (413), concurrent queries (more wait up to the
+    # time limit, then 503), and how old the store snapshot a query sees may be while writes go on (0 =
+    # read-your-writes, a fresh query process after each write).
+    sparql_timeout_s: float = 10.0
+    sparql_max_rows: int = 10_000
+    sparql_max_query_bytes: int = 100_000
+    sparql_max_parallel: int = 2
     sparql_max_staleness_s: float = 0.0
 
     @property

@@ -183,7 +183,7 @@ class Demo:
         self.rdf = rdf
         # The estimators write the graph ~45 times a second: with read-your-writes every query would fork a fresh
         # query process; answers from a snapshot at most 2 s old are warm.
-        sparql_settings = EndpointSettings(max_staleness_s=2.0)
+        sparql_settings = EndpointSettings.from_settings(settings, max_staleness_s=2.0)
         dashboard = Dashboard(live, ts, hub, self.status, accounts=keys, rated_capacity_ah=cell_spec.capacity_ah,
                               cycle_scale=o.ageing_factor)
         app = create_app(repo, settings, auth=auth, files=supplementary_files(spec),

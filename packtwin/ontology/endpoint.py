@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -27,7 +28,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape, quoteattr
 
@@ -40,6 +41,9 @@ from starlette.routing import Route
 from packtwin.ontology.snapshots import SnapshotPool
 from packtwin.ontology.store import GraphStore, groups_for
 from packtwin.submodels.access import Role
+
+if TYPE_CHECKING:
+    from packtwin.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,13 @@ class EndpointSettings:
     # How old the snapshot a query sees may be while writes go on (snapshots.py). 0: every write made before a
     # query is in its answer (read-your-writes), at the price of a fresh query process after every write.
     max_staleness_s: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> EndpointSettings:
+        """The ``sparql_*`` fields of the server settings; ``overrides`` win (e.g. the demo's staleness)."""
+        values: dict[str, Any] = {f.name: getattr(settings, f"sparql_{f.name}") for f in dataclasses.fields(cls)}
+        values.update(overrides)
+        return cls(**values)
 
 
 class QueryError(Exception):

@@ -27,7 +27,7 @@ def sparql_service(repo: Repository, settings: Settings | None = None, endpoint:
         from packtwin.aas.api.auth import resolve_role
 
         role_of = resolve_role
-    endpoint = endpoint or EndpointSettings(max_staleness_s=settings.sparql_max_staleness_s)
+    endpoint = endpoint or EndpointSettings.from_settings(settings)
     store = GraphStore(base_iri=settings.base_iri)
     sync = RdfSync(repo, store).start()
     return list(sparql_routes(store, role_of, endpoint, lock=sync.lock)), sync

@@ -46,3 +46,36 @@ def test_sparql_beside_the_api_uses_its_roles_and_follows_its_writes():
                                 ).status_code == 401
     finally:
         sync.stop()
+
+
+def test_endpoint_limits_come_from_the_settings_file_and_environment(tmp_path, monkeypatch):
+    config = tmp_path / "packtwin.toml"
+    config.write_text("[packtwin]\nsparql_max_rows = 3\nsparql_max_query_bytes = 400\n")
+    monkeypatch.setenv("PACKTWIN_SPARQL_TIMEOUT_S", "7.5")
+    settings = load_settings(config_file=config)
+    assert (settings.sparql_max_rows, settings.sparql_timeout_s) == (3, 7.5)
+    repo = Repository()
+    repo.add_many(list(build_fleet(1, 1, 4).objects))
+    routes, sync = sparql_service(repo, settings)
+    app = create_app(repo, settings, extra_routes=routes, auth=AuthConfig({"op": Role.OPERATOR}))
+    try:
+        with LiveServer(app) as server:
+            url, key = server.url + "/sparql", {"X-API-Key": "op"}
+            cells = "PREFIX pt: <https://w3id.org/packtwin/ns#> SELECT ?c WHERE { ?c pt:level \"cell\" }"
+            r = requests.get(url, params={"query": cells}, headers=key, timeout=30)
+            assert r.status_code == 200, r.text
+            assert len(r.json()["results"]["bindings"]) == 3  # four cells, cut at the configured row limit
+            assert r.headers["X-SPARQL-Truncated"] == "3"
+            long_query = cells + " #" + "x" * 400
+            r = requests.get(url, params={"query": long_query}, headers=key, timeout=30)
+            assert r.status_code == 413 and "400 bytes" in r.text
+    finally:
+        sync.stop()
+
+
+def test_the_demo_staleness_overrides_only_what_it_names():
+    from packtwin.ontology.endpoint import EndpointSettings
+
+    settings = load_settings(config_file="/nonexistent.toml", sparql_max_parallel=5, sparql_max_staleness_s=0.5)
+    endpoint = EndpointSettings.from_settings(settings, max_staleness_s=2.0)
+    assert (endpoint.max_parallel, endpoint.max_staleness_s, endpoint.timeout_s) == (5, 2.0, 10.0)

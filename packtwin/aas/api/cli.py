@@ -58,8 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
 
         # The graph fills in the background and follows every write through the repository's change events.
         rdf = BackgroundRdf(data.repo)
-        extra_routes += sparql_routes(rdf.store, resolve_role, EndpointSettings(
-            max_staleness_s=settings.sparql_max_staleness_s), lock=rdf.lock)
+        extra_routes += sparql_routes(rdf.store, resolve_role, EndpointSettings.from_settings(settings),
+                                      lock=rdf.lock)
     try:
         app = create_app(data.repo, settings, files=data.files, descriptors=data.descriptors,
                          service_aas_id=args.aas, service_submodel_id=args.submodel, root_service=args.root_service,
