@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -137,6 +138,8 @@ class Demo:
 
         data = Path(o.data_dir) if o.data_dir else Path(tempfile.mkdtemp(prefix="packtwin-demo-"))
         self.data = data
+        if not o.data_dir:  # a directory of its own (hundreds of MB after a few minutes) goes when the demo stops
+            self._closers.append(lambda: shutil.rmtree(data, ignore_errors=True))
         t = time.monotonic()
         repo, spec, hierarchy, imported = load_fleet(data, o.packs, o.modules, o.cells, settings.base_iri)
         self.repo = repo

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 import requests
 
 from packtwin.connectors.broker import mosquitto_binary
@@ -162,3 +163,17 @@ def test_demo_refuses_a_taken_port_clearly(tmp_path: Path) -> None:
     assert r.returncode != 0
     assert f"port {port}" in r.stderr and "--port 0" in r.stderr
     assert not (tmp_path / "repository.sqlite").exists()  # nothing was started
+
+
+def test_without_data_the_demo_works_in_a_temporary_directory_it_removes(tmp_path: Path, mqtt_broker,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    demo = DemoProcess("--packs", "1", "--duration", "6", "--port", "0", "--mqtt", mqtt_broker.url)
+    try:
+        folder = Path(demo.wait_for(r"cells in (\S+) \(", 90).group(1))
+        assert folder.parent == tmp_path and (folder / "repository.sqlite").exists()
+    finally:
+        rc = demo.finish(60)
+    assert rc == 0, demo.stderr[-3000:]
+    assert not folder.exists()
+    assert _summary(demo.lines)["packs"] == 1
