@@ -313,7 +313,8 @@ def sparql_routes(store: GraphStore, role_of: RoleResolver, settings: EndpointSe
     """The endpoint as routes for the packtwin server (``create_app(..., extra_routes=sparql_routes(...))``)."""
     settings = settings or EndpointSettings()
     slots = threading.BoundedSemaphore(settings.max_parallel)
-    pool = SnapshotPool(store, _handle, lock, max_idle=settings.max_parallel, max_staleness_s=settings.max_staleness_s)
+    pool = SnapshotPool(store, _handle, lock, max_idle=settings.max_parallel, max_staleness_s=settings.max_staleness_s,
+                        prefork=True)
 
     def run(query: str, role: Role, accept: str, graphs: tuple[list[str], list[str]]) -> Answer:
         if not slots.acquire(timeout=settings.timeout_s):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+
 import pytest
 from rdflib import Literal, URIRef
 
 from packtwin.ontology.endpoint import _handle
-from packtwin.ontology.snapshots import SnapshotPool
+from packtwin.ontology.snapshots import KEEPER_TICK_S, PREFORK_BACKOFF_MAX_S, SnapshotPool
 from packtwin.ontology.store import GraphStore
 from packtwin.submodels.access import AccessGroup, Role
 
@@ -58,8 +62,6 @@ def test_a_runaway_query_kills_its_child_and_the_next_query_gets_a_new_one():
 def test_a_child_ends_on_sigterm_whatever_handler_the_server_installed():
     """A server that stops gracefully on SIGTERM must not hand that handler to its query processes: at exit the
     parent terminates its daemonic children and waits for them."""
-    import signal
-
     store = GraphStore("oxigraph")
     store.add(_quads(3))
     pool = SnapshotPool(store, _handle, max_idle=1)
@@ -87,5 +89,92 @@ def test_with_a_staleness_bound_a_child_answers_from_its_snapshot_while_writes_g
         pool._idle[0].forked_at -= 61.0  # the snapshot turns older than the bound
         assert _count(pool) == 15
         assert pool.forks == 2
+    finally:
+        pool.close()
+
+
+def _until(condition, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_replaced_child_is_killed_and_waited_for_off_the_query_path():
+    store = GraphStore("oxigraph")
+    store.add(_quads(10))
+    pool = SnapshotPool(store, _handle, max_idle=1)
+    try:
+        assert _count(pool) == 10
+        old = pool._idle[0]
+        joined_on = []
+        join = old.proc.join
+        old.proc.join = lambda timeout=None: (joined_on.append(threading.current_thread().name), join(timeout))
+        store.add(_quads(1, start=10))
+        assert _count(pool) == 11
+        assert old not in pool._idle
+        # The keeper thread, not the query, waits for the killed child's exit.
+        assert _until(lambda: not pool._retired and old.proc.exitcode == -signal.SIGKILL)
+        assert joined_on == ["sparql-snapshots"]
+    finally:
+        pool.close()
+
+
+def test_after_a_write_the_next_child_is_forked_before_the_next_query():
+    store = GraphStore("oxigraph")
+    store.add(_quads(10))
+    pool = SnapshotPool(store, _handle, max_idle=1, prefork=True)
+    try:
+        assert _count(pool) == 10 and pool.forks == 1
+        store.add(_quads(2, start=10))
+        assert _until(lambda: pool.preforks == 1)
+        assert _count(pool) == 12  # read-your-writes still: the preforked child holds the write
+        assert pool.forks == 2  # and the query did not fork
+    finally:
+        pool.close()
+
+
+def test_no_child_is_forked_ahead_once_queries_stopped_coming():
+    store = GraphStore("oxigraph")
+    store.add(_quads(10))
+    pool = SnapshotPool(store, _handle, max_idle=1, prefork=True, keep_warm_s=0.2)
+    try:
+        _count(pool)
+        assert _until(lambda: pool._keeper is None)  # the keeper ends keep_warm_s after the last query
+        store.add(_quads(2, start=10))
+        time.sleep(0.5)
+        assert pool.forks == 1 and pool.preforks == 0
+    finally:
+        pool.close()
+
+
+def test_children_forked_ahead_for_nothing_make_the_next_wait_longer():
+    """Writes that keep coming make every child forked ahead stale before a query uses it: back off, up to
+    PREFORK_BACKOFF_MAX_S; a child that served a query resets the wait. (Driven by hand: no query, no keeper.)"""
+    store = GraphStore("oxigraph")
+    store.add(_quads(10))
+    pool = SnapshotPool(store, _handle, max_idle=1, prefork=True)
+    try:
+        pool._prefork()
+        assert pool.preforks == 1
+        waits = []
+        for i in range(9):
+            store.add(_quads(1, start=100 + i))
+            pool._last_prefork -= 100.0  # as if long ago: only the backoff is under test
+            pool._prefork()  # retires the unused child, forks the next
+            waits.append(pool._prefork_backoff_s)
+        assert waits == [KEEPER_TICK_S * 2**k for k in range(7)] + [ PREFORK_BACKOFF_MAX_S, PREFORK_BACKOFF_MAX_S]
+        assert pool.preforks == 10
+        store.add(_quads(1, start=200))
+        pool._prefork()  # the last fork was just now: within the backoff, nothing new
+        assert pool.preforks == 10 and not pool._idle
+        pool._last_prefork -= 100.0
+        pool._prefork()
+        pool._idle[0].queries = 1  # as if it had answered a query
+        store.add(_quads(1, start=201))
+        pool._prefork()
+        assert pool._prefork_backoff_s == 0.0 and pool.preforks == 12
     finally:
         pool.close()
