@@ -48,6 +48,17 @@ class Repository:
     def get(self, identifier: str) -> model.Identifiable:
         return self.store.get_item(identifier)
 
+    def peek(self, identifier: str) -> model.Identifiable:
+        """``get`` for a one-off read (converting, exporting): a store that decodes on use need not keep the result
+        (``SQLiteStore.peek``). Read-only: change and commit what ``get`` returns."""
+        peek = getattr(self.store, "peek", None)
+        return peek(identifier) if peek is not None else self.store.get_item(identifier)
+
+    def ids(self) -> list[str]:
+        """Every identifier, without decoding anything."""
+        ids = getattr(self.store, "ids", None)
+        return list(ids()) if ids is not None else [o.id for o in self.store]
+
     def __contains__(self, identifier: object) -> bool:
         return identifier in self.store
 

@@ -60,8 +60,7 @@ class BackgroundRdf:
     def start(self) -> BackgroundRdf:
         self._unsubscribe = self.repo.bus.subscribe(self._on_event)
         with self.repo.lock:
-            self._todo = sorted(self.repo.store.ids() if hasattr(self.repo.store, "ids")
-                                else [o.id for o in self.repo], key=_order, reverse=True)
+            self._todo = sorted(self.repo.ids(), key=_order, reverse=True)
         self.total = len(self._todo)
         self._thread = threading.Thread(target=self._run, name="packtwin-rdf-load", daemon=True)
         self._thread.start()
@@ -133,7 +132,7 @@ class BackgroundRdf:
                     self.loaded += 1
                     continue
                 try:
-                    obj = self.repo.get(ident)
+                    obj = self.repo.peek(ident)
                 except KeyError:
                     continue
                 self._apply(ChangeEvent(Operation.CREATED, target_of(obj), ident, obj=obj))

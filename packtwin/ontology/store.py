@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Literal as TLiteral
 
 import pyoxigraph as ox
@@ -38,24 +39,20 @@ PREFIXES = {
 }
 
 
-_OX_CACHE: dict[Node, object] = {}
-
-
+@lru_cache(maxsize=65536)
 def to_ox_term(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    """rdflib term -> pyoxigraph term, memoised: predicates, classes, value nodes and units repeat across a fleet."""
-    hit = _OX_CACHE.get(term)
-    if hit is None:
-        if isinstance(term, URIRef):
-            hit = ox.NamedNode(str(term))
-        elif isinstance(term, RdfLiteral):
-            dt = term.datatype
-            hit = ox.Literal(str(term), language=term.language, datatype=ox.NamedNode(str(dt)) if dt else None)
-        else:
-            hit = to_ox(term)
-        if len(_OX_CACHE) > 1_000_000:
-            _OX_CACHE.clear()
-        _OX_CACHE[term] = hit
-    return hit  # type: ignore[return-value]
+    """rdflib term -> pyoxigraph term, memoised: predicates, classes, value nodes and units repeat across a fleet.
+
+    Bounded: element IRIs and values are mostly unique, and a memo of them all (it held up to a million) kept two
+    garbage-collected objects per entry alive, which every full collection of the server walked. 64k recent terms
+    convert as fast as the million did (1.3 against 1.9 us per quad without a memo, 890k quads of 1k cells).
+    """
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, RdfLiteral):
+        dt = term.datatype
+        return ox.Literal(str(term), language=term.language, datatype=ox.NamedNode(str(dt)) if dt else None)
+    return to_ox(term)
 
 
 def _ox_subject_key(quad: ox.Quad) -> str:

@@ -82,7 +82,8 @@ class RdfSync:
     def start(self) -> RdfSync:
         """Convert the repository once, then follow its events."""
         with self.lock, self.repo.lock:
-            quads, about = full_quads(list(self.repo))
+            # Peeked, not kept: converting must not leave every twin decoded in memory (Repository.peek).
+            quads, about = full_quads([self.repo.peek(i) for i in self.repo.ids()])
             for ident, a in about.items():
                 self._about[ident] = a
                 self._refs.update(a)

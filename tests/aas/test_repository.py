@@ -55,6 +55,26 @@ def test_sqlite_store_reopens_with_committed_state(tmp_path):
     assert again.get_item("urn:test:sm:3").get_referable("Value").value == "changed"
 
 
+@pytest.mark.parametrize("persistent", [False, True])
+def test_a_peek_reads_without_keeping_what_it_decoded(tmp_path, persistent):
+    path = tmp_path / "repo.sqlite"
+    Repository.open(path).add_many([_submodel(i, value=f"v{i}") for i in range(3)])
+    repo = Repository.open(path if persistent else None)
+    if not persistent:
+        repo.add_many([_submodel(i, value=f"v{i}") for i in range(3)])
+    assert sorted(repo.ids()) == [f"urn:test:sm:{i}" for i in range(3)]
+    peeked = repo.peek("urn:test:sm:1")
+    assert peeked.get_referable("Value").value == "v1"
+    kept = repo.get("urn:test:sm:1")
+    # SQLite decodes on use: a peek before any get is a copy the store did not keep; a peek after it is the kept one.
+    assert (peeked is not kept) == persistent
+    assert repo.peek("urn:test:sm:1") is kept
+    if persistent:
+        assert set(repo.store._objects) == {"urn:test:sm:1"}
+    with pytest.raises(KeyError):
+        repo.peek("urn:test:sm:missing")
+
+
 def test_add_many_is_all_or_nothing(tmp_path):
     store = SQLiteStore(tmp_path / "repo.sqlite")
     store.add(_submodel(1))
