@@ -31,6 +31,9 @@ class Settings:
     jwt_audience: str = ""
     # Comma-separated origins allowed by CORS ("*" lets any web UI, e.g. the BaSyx AAS Web UI, call the API).
     cors_origins: str = "*"
+    # Twins a SQLite repository keeps decoded in memory, least recently used dropped first (0: all). Each is some
+    # 500 objects that every full garbage collection walks; see SQLiteStore and bench/repository_memory.py.
+    repository_max_decoded: int = 0
     estimate_period_s: float = 5.0
     latest_values_period_s: float = 1.0
     # /sparql (docs/rdf.md §6): per-query time limit (the query is stopped, 400), most rows or triples in one

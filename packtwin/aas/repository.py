@@ -40,9 +40,11 @@ class Repository:
         self.lock = threading.RLock()
 
     @classmethod
-    def open(cls, path: str | Path | None = None, bus: EventBus | None = None) -> Repository:
-        """An in-memory repository for ``None``, else the SQLite store at ``path``."""
-        return cls(SQLiteStore(path) if path is not None else DictStore(), bus)
+    def open(cls, path: str | Path | None = None, bus: EventBus | None = None,
+             max_decoded: int | None = None) -> Repository:
+        """An in-memory repository for ``None``, else the SQLite store at ``path`` keeping at most ``max_decoded``
+        identifiables decoded (``SQLiteStore``)."""
+        return cls(SQLiteStore(path, max_decoded) if path is not None else DictStore(), bus)
 
     # -- reads ---------------------------------------------------------------------------------------------------------
     def get(self, identifier: str) -> model.Identifiable:

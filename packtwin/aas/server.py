@@ -37,11 +37,13 @@ def _merge_files(into: DictSupplementaryFileContainer, other: DictSupplementaryF
         into.add_file(name, buf, other.get_content_type(name))
 
 
-def load_data(path: str | Path) -> ServedData:
+def load_data(path: str | Path, max_decoded: int | None = None) -> ServedData:
+    """A data directory (its SQLite repository, keeping at most ``max_decoded`` twins decoded, plus the AAS files
+    in it imported once) or one AAS file (in memory)."""
     path = Path(path)
     files = DictSupplementaryFileContainer()
     if path.is_dir():
-        repo = Repository.open(path / "repository.sqlite")
+        repo = Repository.open(path / "repository.sqlite", max_decoded=max_decoded)
         for source in sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS and p.is_file()):
             objects, extra = read_environment(source)
             new = [obj for obj in objects if obj.id not in repo]

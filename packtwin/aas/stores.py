@@ -7,9 +7,11 @@ is one transaction with ``synchronous=FULL`` in WAL mode, so a write that return
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -24,11 +26,19 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
     """Identifiables persisted in one SQLite file; reads are served from memory.
 
     Rows are decoded into basyx objects on first access, so opening a store of a large fleet is quick and only the
-    twins actually used cost objects.
+    twins actually used cost objects. ``max_decoded`` bounds how many stay decoded (least recently used go first;
+    None: all). A twin is some 500 garbage-collected objects, and every full collection of the process walks them
+    all: a server whose analytics write every cell of a 10k-cell fleet would otherwise keep millions and stop for
+    seconds at each (``bench/repository_memory.py``). With a bound, an object another caller still holds may be
+    dropped and the next ``get_item`` return a fresh copy: change objects only under the repository's lock and
+    ``commit`` before releasing it (what the repository's writers do), and the store stays consistent.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, max_decoded: int | None = None) -> None:
         super().__init__()
+        if max_decoded is not None and max_decoded < 1:
+            raise ValueError(f"max_decoded must be at least 1 (or None for no bound), not {max_decoded}")
+        self.max_decoded = max_decoded
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -38,9 +48,10 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS identifiable (id TEXT PRIMARY KEY, type TEXT NOT NULL, json TEXT NOT NULL)"
         )
-        self._objects: dict[str, model.Identifiable] = {}
-        # Rows not decoded yet: id -> (type name, AAS JSON).
-        self._raw: dict[str, tuple[str, str]] = {
+        # Decoded objects, least recently used first.
+        self._objects: OrderedDict[str, model.Identifiable] = OrderedDict()
+        # Rows not decoded: id -> (type name, AAS JSON, or None once decoded and dropped: read it from the file).
+        self._raw: dict[str, tuple[str, str | None]] = {
             ident: (kind, text) for ident, kind, text in self._db.execute("SELECT id, type, json FROM identifiable")}
 
     def close(self) -> None:
@@ -49,13 +60,35 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
 
     def get_item(self, identifier: model.Identifier) -> model.Identifiable:
         obj = self._objects.get(identifier)
-        if obj is None:
-            with self._lock:
-                kind_text = self._raw.pop(identifier, None)
-                if kind_text is None:
-                    return self._objects[identifier]
-                obj = self._objects[identifier] = from_json(kind_text[1])
+        if obj is not None:
+            if self.max_decoded is not None:
+                with self._lock, contextlib.suppress(KeyError):
+                    self._objects.move_to_end(identifier)
+            return obj
+        with self._lock:
+            if identifier not in self._raw:
+                return self._objects[identifier]  # decoded meanwhile, or KeyError
+            obj = from_json(self._json(identifier))
+            self._keep(obj)
+            del self._raw[identifier]
         return obj
+
+    def _json(self, identifier: str) -> str:
+        """The stored JSON of a row that is not decoded (caller holds the lock)."""
+        text = self._raw[identifier][1]
+        if text is None:
+            row = self._db.execute("SELECT json FROM identifiable WHERE id = ?", (identifier,)).fetchone()
+            text = row[0]
+        return text
+
+    def _keep(self, obj: model.Identifiable) -> None:
+        """Keep ``obj`` decoded; past ``max_decoded``, drop the least recently used (caller holds the lock)."""
+        self._objects[obj.id] = obj
+        self._objects.move_to_end(obj.id)
+        while self.max_decoded is not None and len(self._objects) > self.max_decoded:
+            ident, old = next(iter(self._objects.items()))
+            self._raw[ident] = (type(old).__name__, None)  # first: the id is never in neither map
+            del self._objects[ident]
 
     def peek(self, identifier: model.Identifier) -> model.Identifiable:
         """The identifiable for reading once: the kept object if it was decoded, else a decoded copy that is not
@@ -67,19 +100,20 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
         if obj is not None:
             return obj
         with self._lock:
-            kind_text = self._raw.get(identifier)
-            if kind_text is None:
+            if identifier not in self._raw:
                 return self._objects[identifier]
-        return from_json(kind_text[1])
+            text = self._json(identifier)
+        return from_json(text)
 
     def type_of(self, identifier: str) -> str:
         """The class name (``AssetAdministrationShell``, ``Submodel``, ``ConceptDescription``) without decoding."""
-        if identifier in self._objects:
-            return type(self._objects[identifier]).__name__
-        return self._raw[identifier][0]
+        with self._lock:
+            obj = self._objects.get(identifier)
+            return type(obj).__name__ if obj is not None else self._raw[identifier][0]
 
     def ids(self) -> list[str]:
-        return [*self._objects, *self._raw]
+        with self._lock:
+            return [*self._objects, *self._raw]
 
     def add_json_many(self, docs: Iterable[dict]) -> list[str]:
         """Add AAS JSON identifiables in one transaction without decoding them (bulk import of fleets)."""
@@ -112,7 +146,7 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
             with self._transaction():
                 self._db.executemany("INSERT INTO identifiable (id, type, json) VALUES (?, ?, ?)", rows)
             for x in objects:
-                self._objects[x.id] = x
+                self._keep(x)
 
     def commit(self, x: model.Identifiable) -> None:
         """Write ``x`` (the stored object changed in place, or a replacement with the same id)."""
@@ -123,7 +157,7 @@ class SQLiteStore(model.AbstractObjectStore[model.Identifier, model.Identifiable
                 self._db.execute("UPDATE identifiable SET json = ?, type = ? WHERE id = ?",
                                  (to_json(x), type(x).__name__, x.id))
             self._raw.pop(x.id, None)
-            self._objects[x.id] = x
+            self._keep(x)
 
     def discard(self, x: model.Identifiable) -> None:
         with self._lock:

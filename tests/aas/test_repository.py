@@ -118,3 +118,57 @@ def test_acknowledged_writes_survive_sigkill(tmp_path):
     store = SQLiteStore(path)
     for i in range(acknowledged + 1):
         assert f"urn:test:sm:{i}" in store
+
+
+def test_a_bounded_store_keeps_the_recently_used_decoded_and_reads_the_rest_again(tmp_path):
+    repo = Repository.open(tmp_path / "repo.sqlite", max_decoded=2)
+    repo.add_many([_submodel(i) for i in range(4)])
+    assert list(repo.store._objects) == ["urn:test:sm:2", "urn:test:sm:3"]  # the last two added
+    with repo.lock:  # a writer: get, change, commit under the lock
+        sm = repo.get_submodel("urn:test:sm:0")
+        sm.get_referable("Value").value = "changed"
+        repo.commit(sm)
+    for i in (1, 2, 3):
+        repo.get(f"urn:test:sm:{i}")
+    assert "urn:test:sm:0" not in repo.store._objects and len(repo.store._objects) == 2
+    assert len(repo) == 4 and sorted(repo.ids()) == [f"urn:test:sm:{i}" for i in range(4)]
+    assert repo.store.type_of("urn:test:sm:0") == "Submodel"
+    assert repo.peek("urn:test:sm:0").get_referable("Value").value == "changed"
+    again = repo.get_submodel("urn:test:sm:0")  # decoded afresh from the file, the commit in it
+    assert again is not sm and again.get_referable("Value").value == "changed"
+    assert list(repo.store._objects)[-1] == "urn:test:sm:0"
+    repo.delete("urn:test:sm:1")
+    assert len(repo) == 3 and "urn:test:sm:1" not in repo
+    with pytest.raises(ValueError):
+        Repository.open(tmp_path / "other.sqlite", max_decoded=0)
+
+
+def test_writers_under_the_lock_lose_nothing_when_objects_are_dropped_meanwhile(tmp_path):
+    import threading
+
+    repo = Repository.open(tmp_path / "repo.sqlite", max_decoded=3)
+    repo.add_many([_submodel(i, value="0") for i in range(10)])
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            for k in range(200):
+                ident = f"urn:test:sm:{(k + offset) % 10}"
+                with repo.lock:
+                    sm = repo.get_submodel(ident)
+                    prop = sm.get_referable("Value")
+                    prop.value = str(int(prop.value) + 1)
+                    repo.commit(sm)
+                repo.peek(f"urn:test:sm:{(k * 7 + offset) % 10}")  # readers outside the lock meanwhile
+                repo.ids()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    reopened = SQLiteStore(tmp_path / "repo.sqlite")
+    assert sum(int(reopened.get_item(f"urn:test:sm:{i}").get_referable("Value").value) for i in range(10)) == 800

@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(http_host=args.host, http_port=args.port)
     try:
-        data = load_data(args.data)
+        data = load_data(args.data, max_decoded=settings.repository_max_decoded or None)
     except (InterchangeError, OSError) as e:
         logger.error("cannot load %s: %s", args.data, e)
         return 2
