@@ -25,20 +25,13 @@ from packtwin.connectors.partition import Assignment, partition_of
 from packtwin.sim.model import PackDesign
 from packtwin.sim.simulator import Simulator
 from packtwin.timeseries.sqlite import SQLiteTimeSeries
+from tests.fixtures.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKS, TICKS = 50, 400
 DESIGN = PackDesign(n_series=12, n_temp_sensors=2)
 CELL = ROOT / "packtwin" / "sim" / "resources" / "cell_lgm50.json"
 
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 class Workers:
@@ -101,17 +94,17 @@ def test_two_ingest_two_estimators_fifty_packs(mosquitto_broker, tmp_path):
         thread = threading.Thread(target=sim.run, kwargs={"ticks": TICKS}, daemon=True)
         thread.start()
         store = SQLiteTimeSeries(db)
-        assert _wait(lambda: store.count() > PACKS * TICKS // 3, 300), store.count()
+        assert wait_until(lambda: store.count() > PACKS * TICKS // 3, 300), store.count()
         workers.kill("estimator-1")  # mid-run: its state is checkpointed, its frames wait at the broker
         time.sleep(1)
         workers.spawn("estimator-1", "--role", "estimator", "--partition", "1/2", "--estimate-period", "20")
         thread.join(300)
         sim.stop(flush_timeout=120)
-        assert _wait(lambda: store.count() >= PACKS * TICKS, 300), store.count()
+        assert wait_until(lambda: store.count() >= PACKS * TICKS, 300), store.count()
         for pack in sim.pack_ids:  # zero lost, zero duplicated
             assert np.array_equal(store.seqs(pack), np.arange(TICKS)), pack
         # every pack's estimates come from exactly the estimator that owns its partition
-        assert _wait(lambda: len(estimates) == PACKS, 120), len(estimates)
+        assert wait_until(lambda: len(estimates) == PACKS, 120), len(estimates)
         with lock:
             for pack, names in estimates.items():
                 assert names == {f"estimator-{partition_of(pack, 2)}"}, (pack, names)
@@ -126,7 +119,7 @@ def test_two_ingest_two_estimators_fifty_packs(mosquitto_broker, tmp_path):
                 seen.update(service.next_seq)
             return seen
 
-        assert _wait(lambda: restored() == dict.fromkeys(sim.pack_ids, TICKS), 300), restored()
+        assert wait_until(lambda: restored() == dict.fromkeys(sim.pack_ids, TICKS), 300), restored()
         workers.stop_all()
         assert restored() == dict.fromkeys(sim.pack_ids, TICKS)
         store.close()

@@ -20,18 +20,11 @@ from packtwin.sim.simulator import Simulator
 from packtwin.submodels.template import element_values
 from packtwin.timeseries.aas_sync import TimeSeriesSync, discover
 from packtwin.timeseries.sqlite import SQLiteTimeSeries
+from tests.fixtures.waiting import wait_until
 
 DESIGN = PackDesign(n_series=24, n_temp_sensors=4)
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _assert_complete(store: SQLiteTimeSeries, sim: Simulator) -> None:
@@ -64,7 +57,7 @@ def test_simulator_to_store_to_aas(fresh_mqtt_broker, tmp_path):
     assert sim.pack_ids == sorted(submodels)
     _run_sim(sim, 300).join(120)
     sim.stop()
-    assert _wait(lambda: ingest.stats.received >= 900, 120)
+    assert wait_until(lambda: ingest.stats.received >= 900, 120)
     ingest.stop()
     sync.stop()
     _assert_complete(store, sim)
@@ -86,12 +79,12 @@ def test_zero_loss_across_broker_restart(mosquitto_broker, tmp_path):
     ingest = Ingest(store, mosquitto_broker.url).start()
     sim = Simulator(3, design=DESIGN, mqtt=mosquitto_broker.url, speed=150, seed=4)
     thread = _run_sim(sim, 3000)
-    assert _wait(lambda: store.count() > 1500, 120)
+    assert wait_until(lambda: store.count() > 1500, 120)
     mosquitto_broker.restart(down_s=0.5)
     thread.join(240)
     assert not thread.is_alive()
     sim.stop(flush_timeout=180)
-    assert _wait(lambda: store.count() >= 9000, 180), (store.count(), ingest.stats)
+    assert wait_until(lambda: store.count() >= 9000, 180), (store.count(), ingest.stats)
     assert ingest.wait_idle(10)
     ingest.stop()
     assert ingest.stats.connects >= 2
@@ -116,7 +109,7 @@ def test_zero_loss_when_ingest_is_killed(mosquitto_broker, tmp_path):
     try:
         sim = Simulator(3, design=DESIGN, mqtt=mosquitto_broker.url, speed=150, seed=5)
         thread = _run_sim(sim, 3000)
-        assert _wait(lambda: store.count() > 1500, 120)
+        assert wait_until(lambda: store.count() > 1500, 120)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         killed_at = store.count()
@@ -124,7 +117,7 @@ def test_zero_loss_when_ingest_is_killed(mosquitto_broker, tmp_path):
         proc = spawn()
         thread.join(240)
         sim.stop(flush_timeout=180)
-        assert _wait(lambda: store.count() >= 9000, 180), store.count()
+        assert wait_until(lambda: store.count() >= 9000, 180), store.count()
         assert killed_at < 9000
         _assert_complete(store, sim)
     finally:

@@ -11,15 +11,7 @@ from packtwin.connectors.ingest import Ingest
 from packtwin.connectors.mqtt import MqttOptions, Publisher, connect_async, make_client
 from packtwin.timeseries.sqlite import SQLiteTimeSeries
 from tests.connectors.badframes import BAD_KINDS, bad_payload, valid_frame
-
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+from tests.fixtures.waiting import wait_until
 
 
 class DeadletterCounter:
@@ -69,8 +61,8 @@ def test_bad_frames_are_deadlettered_and_every_valid_frame_stored(fresh_mqtt_bro
             n_valid += 1
         publisher.publish(topics.telemetry(target), payload)
     assert publisher.flush(180)
-    assert _wait(lambda: ingest.stats.received >= n_total, 240), ingest.stats
-    assert _wait(lambda: letters.total() >= sum(expected_reasons.values()), 120)
+    assert wait_until(lambda: ingest.stats.received >= n_total, 240), ingest.stats
+    assert wait_until(lambda: letters.total() >= sum(expected_reasons.values()), 120)
     ingest.stop()
     publisher.stop()
     letters.client.loop_stop()
@@ -96,7 +88,7 @@ def test_duplicates_ignored_gaps_reported_callback_sees_new_frames(fresh_mqtt_br
     for s in sent:
         publisher.publish(topics.telemetry("P1"), codec.encode_binary(valid_frame("P1", s, 8, rng)))
     assert publisher.flush(120)
-    assert _wait(lambda: ingest.stats.received >= len(sent), 120)
+    assert wait_until(lambda: ingest.stats.received >= len(sent), 120)
     ingest.stop()
     publisher.stop()
     assert ingest.stats.frames == 15 and ingest.stats.duplicates == 5
@@ -125,7 +117,7 @@ def test_back_pressure_keeps_the_queue_bounded_and_loses_nothing(fresh_mqtt_brok
                                                                                               8, rng)))
                             for i in range(n)])
     assert publisher.flush(120)  # the broker took every frame although the ingest is behind
-    assert _wait(lambda: store.count() >= n, 240), store.count()
+    assert wait_until(lambda: store.count() >= n, 240), store.count()
     ingest.stop()
     publisher.stop()
     assert store.count() == n and ingest.stats.duplicates == 0
@@ -155,7 +147,7 @@ def test_ingest_into_postgresql(fresh_mqtt_broker):
         items.append((topics.telemetry("P1"), b"\x00garbage"))
         publisher.publish_many(items)
         assert publisher.flush(120)
-        assert _wait(lambda: ingest.stats.received >= len(items), 120)
+        assert wait_until(lambda: ingest.stats.received >= len(items), 120)
         ingest.stop()
         publisher.stop()
         assert store.count() == 600 and ingest.stats.duplicates == 50

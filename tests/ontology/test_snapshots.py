@@ -13,6 +13,7 @@ from packtwin.ontology.endpoint import _handle
 from packtwin.ontology.snapshots import KEEPER_TICK_S, PREFORK_BACKOFF_MAX_S, SnapshotPool
 from packtwin.ontology.store import GraphStore
 from packtwin.submodels.access import AccessGroup, Role
+from tests.fixtures.waiting import wait_until
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 ACCEPT = "text/csv"
@@ -93,14 +94,6 @@ def test_with_a_staleness_bound_a_child_answers_from_its_snapshot_while_writes_g
         pool.close()
 
 
-def _until(condition, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
 
 def test_a_replaced_child_is_killed_and_waited_for_off_the_query_path():
     store = GraphStore("oxigraph")
@@ -116,7 +109,7 @@ def test_a_replaced_child_is_killed_and_waited_for_off_the_query_path():
         assert _count(pool) == 11
         assert old not in pool._idle
         # The keeper thread, not the query, waits for the killed child's exit.
-        assert _until(lambda: not pool._retired and old.proc.exitcode == -signal.SIGKILL)
+        assert wait_until(lambda: not pool._retired and old.proc.exitcode == -signal.SIGKILL)
         assert joined_on == ["sparql-snapshots"]
     finally:
         pool.close()
@@ -129,7 +122,7 @@ def test_after_a_write_the_next_child_is_forked_before_the_next_query():
     try:
         assert _count(pool) == 10 and pool.forks == 1
         store.add(_quads(2, start=10))
-        assert _until(lambda: pool.preforks == 1)
+        assert wait_until(lambda: pool.preforks == 1)
         assert _count(pool) == 12  # read-your-writes still: the preforked child holds the write
         assert pool.forks == 2  # and the query did not fork
     finally:
@@ -142,7 +135,7 @@ def test_no_child_is_forked_ahead_once_queries_stopped_coming():
     pool = SnapshotPool(store, _handle, max_idle=1, prefork=True, keep_warm_s=0.2)
     try:
         _count(pool)
-        assert _until(lambda: pool._keeper is None)  # the keeper ends keep_warm_s after the last query
+        assert wait_until(lambda: pool._keeper is None)  # the keeper ends keep_warm_s after the last query
         store.add(_quads(2, start=10))
         time.sleep(0.5)
         assert pool.forks == 1 and pool.preforks == 0
