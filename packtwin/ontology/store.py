@@ -132,6 +132,24 @@ class GraphStore:
         t = to_ox_term
         return [ox.Quad(t(s), t(p), t(o), graphs[g]) for s, p, o, g in quads]
 
+    def keys(self, quads: Iterable[Quad]) -> list[str]:
+        """``quads`` as N-Quads lines (without the final dot): keys for a caller that keeps many quads. A string is one
+        object that the garbage collector does not track; an rdflib quad is three or four it walks on every full
+        collection of the process (the sync keeps ~30 per battery)."""
+        graphs, t = self._ox_graphs, to_ox_term
+        # str() of a pyoxigraph term is its N-Triples form: the same line as str(ox.Quad(...)), 1.4 against 2.1 us.
+        return [f"{t(s)} {t(p)} {t(o)} {graphs[g]}" for s, p, o, g in quads]
+
+    def from_keys(self, keys: Sequence[str]) -> list[Quad]:
+        """The quads of ``keys`` (the inverse of :meth:`keys`; a literal without a datatype comes back as the
+        xsd:string it is in RDF 1.1, which rdflib tells apart: give typed literals to keep quads rdflib-equal)."""
+        if not keys:
+            return []
+        groups = {iri: g for g, iri in self._ox_graphs.items()}
+        parsed = ox.parse(input=" .\n".join(keys) + " .\n", format=ox.RdfFormat.N_QUADS)
+        return [(from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), groups[q.graph_name])  # type: ignore[misc]
+                for q in parsed]
+
     def add_native(self, quads: Sequence[NativeQuad]) -> None:
         self.version += 1
         if self.ox is not None:

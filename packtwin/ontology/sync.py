@@ -73,8 +73,10 @@ class RdfSync:
         self.lock = threading.RLock()
         # Replaced values stay in pyoxigraph's lists until the store is copied afresh (compaction.py).
         self.compactor = Compactor(store, self.lock, compaction) if store.ox is not None else None
-        self._about: dict[str, list[Quad]] = {}
-        self._refs: Counter[Quad] = Counter()
+        # Battery-node quads per contributing identifiable, and how many contribute each: as N-Quads keys
+        # (GraphStore.keys), which the garbage collector does not walk.
+        self._about: dict[str, tuple[str, ...]] = {}
+        self._refs: Counter[str] = Counter()
         self._unsubscribe: Callable[[], None] | None = None
         self.events = 0
 
@@ -85,8 +87,9 @@ class RdfSync:
             # Peeked, not kept: converting must not leave every twin decoded in memory (Repository.peek).
             quads, about = full_quads([self.repo.peek(i) for i in self.repo.ids()])
             for ident, a in about.items():
-                self._about[ident] = a
-                self._refs.update(a)
+                keys = tuple(dict.fromkeys(self.store.keys(a)))
+                self._about[ident] = keys
+                self._refs.update(keys)
             self.store.add(quads)
             self._unsubscribe = self.repo.bus.subscribe(self.on_event)
         return self
@@ -160,20 +163,21 @@ class RdfSync:
         self.store.replace(old, self.store.native(new), VALUE_PREFIX)
 
     def _set_about(self, identifier: str, quads: list[Quad]) -> None:
-        old = self._about.pop(identifier, [])
-        new = list(dict.fromkeys(quads))
+        old = self._about.pop(identifier, ())
+        new = tuple(dict.fromkeys(self.store.keys(quads)))
         old_set, new_set = set(old), set(new)
-        gone = []
-        for q in old_set - new_set:
-            self._refs[q] -= 1
-            if self._refs[q] <= 0:
-                del self._refs[q]
-                gone.append(q)
-        added = []
-        for q in new_set - old_set:
-            if self._refs[q] == 0:
-                added.append(q)
-            self._refs[q] += 1
+        gone_keys = []
+        for k in old_set - new_set:
+            self._refs[k] -= 1
+            if self._refs[k] <= 0:
+                del self._refs[k]
+                gone_keys.append(k)
+        added_keys = []
+        for k in new_set - old_set:
+            if self._refs[k] == 0:
+                added_keys.append(k)
+            self._refs[k] += 1
+        gone, added = self.store.from_keys(gone_keys), self.store.from_keys(added_keys)
         self.store.remove(gone)
         self.store.add(added)
         if new:

@@ -55,3 +55,25 @@ def test_a_lookup_over_every_group_returns_each_groups_quads_and_nothing_else():
     assert sorted((g, str(o)) for _, _, o, g in store.quads(s)) == [(g, g.token) for g in AccessGroup]
     assert [(g, str(o)) for _, _, o, g in store.quads(s, group=AccessGroup.PUBLIC)] == [
         (AccessGroup.PUBLIC, AccessGroup.PUBLIC.token)]
+
+
+def test_quad_keys_are_strings_that_give_back_the_same_quads_on_either_backend():
+    from rdflib import BNode
+    from rdflib.namespace import XSD
+
+    quads = [
+        (URIRef(f"{EX}cell"), URIRef(f"{EX}soh"), Literal("0.5", datatype=XSD.double), AccessGroup.LEGITIMATE_INTEREST),
+        (URIRef(f"{EX}cell"), URIRef(f"{EX}note"), Literal('a "quoted"\nline', lang="en"), AccessGroup.PUBLIC),
+        (URIRef(f"{EX}cell"), URIRef(f"{EX}serial"), Literal("PT-1", datatype=XSD.string), AccessGroup.PUBLIC),
+        (BNode("b1"), URIRef(f"{EX}partOf"), URIRef(f"{EX}module"), AccessGroup.AUTHORITIES),
+    ]
+    for backend in ("oxigraph", "memory"):
+        store = GraphStore(backend)
+        keys = store.keys(quads)
+        assert all(type(k) is str for k in keys) and len(set(keys)) == len(quads)
+        assert store.from_keys(keys) == quads
+        assert store.keys(store.from_keys(keys)) == keys
+        assert store.from_keys([]) == []
+        # A literal without a datatype is an xsd:string (RDF 1.1): same key, and it comes back typed.
+        plain = (URIRef(f"{EX}cell"), URIRef(f"{EX}serial"), Literal("PT-1"), AccessGroup.PUBLIC)
+        assert store.keys([plain]) == [keys[2]] and store.from_keys(store.keys([plain])) == [quads[2]]
