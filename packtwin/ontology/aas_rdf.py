@@ -135,26 +135,25 @@ class _Out:
 
 
 # -- value objects -------------------------------------------------------------------------------------------------
-# Reference -> (node, its triples and those of its keys); the same semanticIds recur on every twin of a fleet.
-_REF_CACHE: dict[tuple[str, model.Reference], tuple[URIRef, list[tuple[Node, URIRef, Node]]]] = {}
-
-
 def _reference(ref: model.Reference | None, out: _Out, g: AccessGroup) -> URIRef | None:
     if ref is None:
         return None
-    key = (type(ref).__name__, ref)
-    hit = _REF_CACHE.get(key)
-    if hit is None:
-        scratch = _Out()
-        node = _build_reference(ref, scratch, g)
-        if len(_REF_CACHE) > 100_000:
-            _REF_CACHE.clear()
-        hit = _REF_CACHE[key] = (node, [(s, pr, o) for s, pr, o, _ in scratch.quads])
-    node, triples = hit
+    node, triples = _reference_triples(type(ref).__name__, ref)
     if (node, g) not in out._seen:
         out._seen.add((node, g))
         out.quads.extend((s, pr, o, g) for s, pr, o in triples)
     return node
+
+
+# The same semanticIds recur on every twin of a fleet; model references to other twins mostly do not. An entry
+# keeps the basyx Reference and its triples alive, objects every full garbage collection walks: the last 4k hit as
+# often as a memo of 100k did.
+@lru_cache(maxsize=4096)
+def _reference_triples(kind: str, ref: model.Reference) -> tuple[URIRef, list[tuple[Node, URIRef, Node]]]:
+    """(node, its triples and those of its keys) of ``ref`` (``kind``: its class name, part of the memo key)."""
+    scratch = _Out()
+    node = _build_reference(ref, scratch, AccessGroup.PUBLIC)
+    return node, [(s, pr, o) for s, pr, o, _ in scratch.quads]
 
 
 def _build_reference(ref: model.Reference, out: _Out, g: AccessGroup) -> URIRef:
