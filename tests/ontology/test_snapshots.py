@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from rdflib import Literal, URIRef
@@ -23,6 +26,18 @@ def _quads(n: int, start: int = 0) -> list:
     return [(URIRef(f"urn:s{i}"), URIRef("urn:p"), Literal(i), AccessGroup.PUBLIC) for i in range(start, start + n)]
 
 
+@contextlib.contextmanager
+def _pool(n: int, **options: Any) -> Iterator[tuple[GraphStore, SnapshotPool]]:
+    """A store of ``n`` quads and a pool of query processes over it, closed at the end."""
+    store = GraphStore("oxigraph")
+    store.add(_quads(n))
+    pool = SnapshotPool(store, _handle, **options)
+    try:
+        yield store, pool
+    finally:
+        pool.close()
+
+
 def _count(pool: SnapshotPool, timeout_s: float = 30.0) -> int:
     kind, answer = pool.run((COUNT, Role.OPERATOR, ACCEPT, 100, ([], [])), timeout_s)
     assert kind == "ok", answer
@@ -30,10 +45,7 @@ def _count(pool: SnapshotPool, timeout_s: float = 30.0) -> int:
 
 
 def test_a_child_serves_until_the_store_changes():
-    store = GraphStore("oxigraph")
-    store.add(_quads(10))
-    pool = SnapshotPool(store, _handle, max_idle=1)
-    try:
+    with _pool(10, max_idle=1) as (store, pool):
         assert [_count(pool) for _ in range(3)] == [10, 10, 10]
         assert pool.forks == 1
         store.add(_quads(5, start=10))
@@ -41,23 +53,16 @@ def test_a_child_serves_until_the_store_changes():
         assert pool.forks == 2
         store.remove(_quads(1))
         assert _count(pool) == 14 and pool.forks == 3
-    finally:
-        pool.close()
 
 
 def test_a_runaway_query_kills_its_child_and_the_next_query_gets_a_new_one():
-    store = GraphStore("oxigraph")
-    store.add(_quads(200))
-    pool = SnapshotPool(store, _handle, max_idle=1)
     runaway = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
-    try:
+    with _pool(200, max_idle=1) as (store, pool):
         _count(pool)
         with pytest.raises(TimeoutError):
             pool.run((runaway, Role.OPERATOR, ACCEPT, 100, ([], [])), 0.5)
         assert _count(pool) == 200
         assert pool.forks == 2
-    finally:
-        pool.close()
 
 
 def test_a_child_ends_on_sigterm_whatever_handler_the_server_installed():
@@ -79,10 +84,7 @@ def test_a_child_ends_on_sigterm_whatever_handler_the_server_installed():
 
 
 def test_with_a_staleness_bound_a_child_answers_from_its_snapshot_while_writes_go_on():
-    store = GraphStore("oxigraph")
-    store.add(_quads(10))
-    pool = SnapshotPool(store, _handle, max_idle=1, max_staleness_s=60.0)
-    try:
+    with _pool(10, max_idle=1, max_staleness_s=60.0) as (store, pool):
         assert _count(pool) == 10
         store.add(_quads(5, start=10))
         assert _count(pool) == 10  # the snapshot is under a minute old: no new child, the write not seen yet
@@ -90,16 +92,10 @@ def test_with_a_staleness_bound_a_child_answers_from_its_snapshot_while_writes_g
         pool._idle[0].forked_at -= 61.0  # the snapshot turns older than the bound
         assert _count(pool) == 15
         assert pool.forks == 2
-    finally:
-        pool.close()
-
 
 
 def test_a_replaced_child_is_killed_and_waited_for_off_the_query_path():
-    store = GraphStore("oxigraph")
-    store.add(_quads(10))
-    pool = SnapshotPool(store, _handle, max_idle=1)
-    try:
+    with _pool(10, max_idle=1) as (store, pool):
         assert _count(pool) == 10
         old = pool._idle[0]
         joined_on = []
@@ -111,45 +107,30 @@ def test_a_replaced_child_is_killed_and_waited_for_off_the_query_path():
         # The keeper thread, not the query, waits for the killed child's exit.
         assert wait_until(lambda: not pool._retired and old.proc.exitcode == -signal.SIGKILL)
         assert joined_on == ["sparql-snapshots"]
-    finally:
-        pool.close()
 
 
 def test_after_a_write_the_next_child_is_forked_before_the_next_query():
-    store = GraphStore("oxigraph")
-    store.add(_quads(10))
-    pool = SnapshotPool(store, _handle, max_idle=1, prefork=True)
-    try:
+    with _pool(10, max_idle=1, prefork=True) as (store, pool):
         assert _count(pool) == 10 and pool.forks == 1
         store.add(_quads(2, start=10))
         assert wait_until(lambda: pool.preforks == 1)
         assert _count(pool) == 12  # read-your-writes still: the preforked child holds the write
         assert pool.forks == 2  # and the query did not fork
-    finally:
-        pool.close()
 
 
 def test_no_child_is_forked_ahead_once_queries_stopped_coming():
-    store = GraphStore("oxigraph")
-    store.add(_quads(10))
-    pool = SnapshotPool(store, _handle, max_idle=1, prefork=True, keep_warm_s=0.2)
-    try:
+    with _pool(10, max_idle=1, prefork=True, keep_warm_s=0.2) as (store, pool):
         _count(pool)
         assert wait_until(lambda: pool._keeper is None)  # the keeper ends keep_warm_s after the last query
         store.add(_quads(2, start=10))
         time.sleep(0.5)
         assert pool.forks == 1 and pool.preforks == 0
-    finally:
-        pool.close()
 
 
 def test_children_forked_ahead_for_nothing_make_the_next_wait_longer():
     """Writes that keep coming make every child forked ahead stale before a query uses it: back off, up to
     PREFORK_BACKOFF_MAX_S; a child that served a query resets the wait. (Driven by hand: no query, no keeper.)"""
-    store = GraphStore("oxigraph")
-    store.add(_quads(10))
-    pool = SnapshotPool(store, _handle, max_idle=1, prefork=True)
-    try:
+    with _pool(10, max_idle=1, prefork=True) as (store, pool):
         pool._prefork()
         assert pool.preforks == 1
         waits = []
@@ -169,5 +150,3 @@ def test_children_forked_ahead_for_nothing_make_the_next_wait_longer():
         store.add(_quads(1, start=201))
         pool._prefork()
         assert pool._prefork_backoff_s == 0.0 and pool.preforks == 12
-    finally:
-        pool.close()
